@@ -1,0 +1,87 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/config"
+)
+
+// configPath is config.json in the configuration directory, created 0700.
+func configPath() (string, error) {
+	dir, err := config.Dir()
+	if err != nil {
+		return "", err
+	}
+	if err := config.EnsureDir(dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, config.ConfigFile), nil
+}
+
+// pendingQueue is pending.json beside config.json.
+func pendingQueue() (*config.Pending, error) {
+	p, err := configPath()
+	if err != nil {
+		return nil, err
+	}
+	return &config.Pending{Path: filepath.Join(filepath.Dir(p), config.PendingFile), TTL: 24 * time.Hour}, nil
+}
+
+// resolvePath makes p absolute and symlink-free, as entries are stored. A
+// path that no longer exists (an uninstalled tool) is only made absolute,
+// so that it can still be unregistered.
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// hashProgram hashes the file at path for register, upgrade and approve.
+func hashProgram(path string) (auth.Image, error) {
+	img, err := auth.HashFile(path)
+	if err != nil {
+		return auth.Image{}, fail(exitError, "cannot read %s: %v", path, err)
+	}
+	return img, nil
+}
+
+// normalizeHash accepts "sha256:<hex>" or bare hex, as list-pending shows it.
+func normalizeHash(h string) (string, error) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", usageError("%q is not a SHA-256 hash (64 hex digits, optionally prefixed sha256:)", h)
+	}
+	return "sha256:" + h, nil
+}
+
+// updatePolicy runs fn on the policy under the file lock and saves it.
+func updatePolicy(fn func(*config.Config) error) error {
+	p, err := configPath()
+	if err != nil {
+		return err
+	}
+	return config.Update(p, fn)
+}
+
+func loadPolicy() (*config.Config, error) {
+	p, err := configPath()
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(p)
+}
+
+func notRegistered(path string) *cliError {
+	return fail(exitUnregistered, "%s is not registered", path).hint("register it with `keychain-auth register %s`", path)
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }

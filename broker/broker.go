@@ -1,0 +1,157 @@
+// Package broker is the daemon's request loop: accept a connection, learn
+// who is on the other end, read one request line at a time, decide it
+// against the live policy, apply it to the store, answer and audit.
+//
+// It owns no policy and no storage of its own: identity comes from auth,
+// decisions from policy, items from a backend.Store. It never writes a
+// secret value anywhere but the response to the caller that was allowed it.
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/keychain-auth/keychain-auth/audit"
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/config"
+)
+
+// Limits bound what one client can make the daemon do.
+type Limits struct {
+	// MaxLine is the longest request line in bytes.
+	MaxLine int
+	// MaxTargets is the most targets one request may name.
+	MaxTargets int
+	// MaxConns is the most connections served at once; more are answered
+	// too_many_connections and closed.
+	MaxConns int
+	// IdleTimeout closes a connection that sends no complete request for this long.
+	IdleTimeout time.Duration
+}
+
+// DefaultLimits are the limits `serve` starts with.
+func DefaultLimits() Limits {
+	return Limits{MaxLine: 1 << 20, MaxTargets: 1000, MaxConns: 64, IdleTimeout: 2 * time.Minute}
+}
+
+// Options wire a Server to its parts. All fields but Audit are required.
+type Options struct {
+	Store    backend.Store
+	Verifier *auth.Verifier
+	Policy   *config.Source
+	Pending  *config.Pending
+	Audit    *audit.Log
+	Logger   *slog.Logger
+	Limits   Limits
+	// Version and Endpoint are reported by the STATUS message.
+	Version  string
+	Endpoint string
+}
+
+// Server serves the wire protocol. Create it with New.
+type Server struct {
+	opt     Options
+	slots   chan struct{}
+	started time.Time
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// New returns a Server; zero limits take their defaults.
+func New(opt Options) *Server {
+	def := DefaultLimits()
+	if opt.Limits.MaxLine <= 0 {
+		opt.Limits.MaxLine = def.MaxLine
+	}
+	if opt.Limits.MaxTargets <= 0 {
+		opt.Limits.MaxTargets = def.MaxTargets
+	}
+	if opt.Limits.MaxConns <= 0 {
+		opt.Limits.MaxConns = def.MaxConns
+	}
+	if opt.Limits.IdleTimeout <= 0 {
+		opt.Limits.IdleTimeout = def.IdleTimeout
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		opt:     opt,
+		slots:   make(chan struct{}, opt.Limits.MaxConns),
+		started: time.Now(),
+		conns:   make(map[net.Conn]struct{}),
+	}
+}
+
+// Serve accepts connections until ctx is done or the listener fails, then
+// closes every open connection and waits for their handlers to return.
+func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	defer s.closeAll()
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.start(c)
+	}
+}
+
+// ServeConn serves one already-connected socket and returns when it closes.
+// The in-process tests drive the server through it over a socketpair.
+func (s *Server) ServeConn(c *net.UnixConn) {
+	s.start(c)
+	s.wg.Wait()
+}
+
+func (s *Server) start(c *net.UnixConn) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.opt.Logger.Warn("connection refused: too many connections", "limit", s.opt.Limits.MaxConns)
+		go refuseBusy(c)
+		return
+	}
+	s.track(c, true)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.slots }()
+		defer s.track(c, false)
+		s.serveConn(c)
+	}()
+}
+
+func (s *Server) track(c net.Conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}

@@ -1,0 +1,140 @@
+package broker
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keychain-auth/keychain-auth/audit"
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/config"
+	"github.com/keychain-auth/keychain-auth/policy"
+	"github.com/keychain-auth/keychain-auth/transport"
+)
+
+// maxCommandLine bounds the command line kept in the pending queue.
+const maxCommandLine = 1024
+
+// handleLine answers one request line. keep is false when the connection
+// must close after the answer (an unregistered or unidentifiable caller).
+func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) {
+	id, err := peer.Identify()
+	if err != nil {
+		return s.identityFailed(err), false
+	}
+	if transport.IsStatusRequest(line) {
+		return s.status(), true
+	}
+	req, err := transport.ParseRequest(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
+	if err != nil {
+		s.opt.Logger.Info("malformed request", "pid", id.PID, "err", err)
+		s.audit(decisionRecord(id, nil, transport.StatusError, transport.ReasonMalformed, err.Error()))
+		return errorResponse(transport.ReasonMalformed), true
+	}
+	cfg, err := s.opt.Policy.Current()
+	if err != nil {
+		// The source keeps the last good policy, or none; either way a
+		// broken file never widens access. Say so once per request.
+		s.opt.Logger.Error("policy file unreadable", "err", err)
+		if cfg == nil {
+			cfg = &config.Config{}
+		}
+	}
+	d := policy.Decide(cfg, id, req)
+	if !d.Allowed {
+		return s.deny(id, req, d)
+	}
+	r := s.apply(req)
+	rec := decisionRecord(id, req, r.Status, r.Reason, "")
+	rec.RelaxedEnv = d.RelaxedEnv
+	s.audit(rec)
+	return r, true
+}
+
+func (s *Server) identityFailed(err error) *transport.Response {
+	reason := auth.ReasonUnavailable
+	var aerr *auth.Error
+	if errors.As(err, &aerr) {
+		reason = aerr.Reason
+	}
+	s.opt.Logger.Warn("caller refused", "reason", reason, "err", err)
+	s.audit(decisionRecord(nil, nil, transport.StatusDenied, reason, err.Error()))
+	return deniedResponse(reason)
+}
+
+// deny answers a policy refusal; an unregistered caller is queued for a
+// human and the connection ends.
+func (s *Server) deny(id *auth.Identity, req *transport.Request, d policy.Decision) (any, bool) {
+	reason, detail := d.Reason, ""
+	keep := true
+	if reason == transport.ReasonUnregistered {
+		keep = false
+		if err := s.queue(id); err != nil {
+			detail = err.Error()
+			if errors.Is(err, config.ErrPendingFull) {
+				reason = transport.ReasonPendingFull
+			}
+			s.opt.Logger.Warn("caller not queued for approval", "path", id.Program().Path, "err", err)
+		} else {
+			s.opt.Logger.Info("unregistered caller queued for approval", "path", id.Program().Path, "hash", id.Program().Hash)
+		}
+	}
+	s.audit(decisionRecord(id, req, d.Status, reason, detail))
+	return deniedResponse(reason), keep
+}
+
+func (s *Server) queue(id *auth.Identity) error {
+	prog := id.Program()
+	cmd := strings.Join(id.CommandLine, " ")
+	if len(cmd) > maxCommandLine {
+		cmd = cmd[:maxCommandLine] + "..."
+	}
+	return s.opt.Pending.Add(config.PendingRecord{Path: prog.Path, Hash: prog.Hash, CommandLine: cmd, Timestamp: time.Now().UTC()})
+}
+
+func (s *Server) status() *transport.StatusInfo {
+	info := s.opt.Store.Info()
+	return &transport.StatusInfo{
+		Type:          transport.TypeStatus,
+		Version:       s.opt.Version,
+		Backend:       info.Name,
+		Endpoint:      s.opt.Endpoint,
+		UptimeSeconds: int64(time.Since(s.started).Seconds()),
+		AtRest:        info.AtRest,
+		Warning:       info.Warning,
+	}
+}
+
+func (s *Server) audit(r audit.Record) {
+	if s.opt.Audit == nil {
+		return
+	}
+	if err := s.opt.Audit.Write(r); err != nil {
+		s.opt.Logger.Error("audit write failed", "err", err)
+	}
+}
+
+// decisionRecord builds the audit line for a decision; id or req may be nil
+// when the decision came before they were known.
+func decisionRecord(id *auth.Identity, req *transport.Request, status, reason, detail string) audit.Record {
+	r := audit.Record{Time: time.Now().UTC(), Status: status, Reason: reason, Detail: detail}
+	if id != nil {
+		prog := id.Program()
+		r.PID, r.UID, r.Path, r.Hash = id.PID, id.UID, prog.Path, prog.Hash
+		if id.Script != nil {
+			r.Script = id.Exe.Path
+		}
+		r.Assurance = "full"
+		if id.ReducedAssurance {
+			r.Assurance = "reduced"
+		}
+		if c := id.Courier; c != nil {
+			r.Courier = &audit.Party{PID: c.PID, Path: c.Exe.Path, Hash: c.Exe.Hash}
+		}
+	}
+	if req != nil {
+		r.Service, r.Action, r.Match = req.Service, req.Action, req.Match
+		r.Targets = req.Targets
+	}
+	return r
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keychain-auth/keychain-auth/config"
+)
+
+func approveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "approve",
+		Usage:     "register a program waiting in the approval queue (grants nothing)",
+		ArgsUsage: "HASH [PATH]",
+		Description: "HASH is as list-pending shows it (sha256:<hex>; bare hex accepted). " +
+			"With PATH, the file at PATH must have that hash; without it, the path queued with the hash is used.",
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return usageError("approve takes HASH [PATH]")
+			}
+			return approve(c, c.Args().Get(0), c.Args().Get(1))
+		},
+	}
+}
+
+func approve(c *cli.Context, hashArg, pathArg string) error {
+	hash, err := normalizeHash(hashArg)
+	if err != nil {
+		return err
+	}
+	path, err := approvalPath(hash, pathArg)
+	if err != nil {
+		return err
+	}
+	err = updatePolicy(func(cfg *config.Config) error {
+		if _, e := cfg.Find(path); e != nil {
+			// Approving a known path is an upgrade: its permissions stay.
+			e.Hash = hash
+			return nil
+		}
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.Entry{
+			Path: path, Hash: hash, RegisteredAt: now(),
+			AllowedReadServices: []string{}, AllowedWriteServices: []string{},
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	forgetPending(hash)
+	fmt.Fprintf(c.App.Writer, "Approved %s with hash %s\n", path, hash)
+	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: it may use nothing yet; allow services with `keychain-auth grant %s --read SERVICE`\n", path)
+	return nil
+}
+
+// approvalPath is the path to approve HASH for: PATH when given (its file
+// must hash to HASH), else the path queued with HASH.
+func approvalPath(hash, pathArg string) (string, error) {
+	if pathArg != "" {
+		path, err := resolvePath(pathArg)
+		if err != nil {
+			return "", err
+		}
+		img, err := hashProgram(path)
+		if err != nil {
+			return "", err
+		}
+		if img.Hash != hash {
+			return "", fail(exitError, "%s has hash %s, not %s", img.Path, img.Hash, hash).
+				hint("the file changed since it was queued, or the hash belongs to another file")
+		}
+		return img.Path, nil
+	}
+	q, err := pendingQueue()
+	if err != nil {
+		return "", err
+	}
+	recs, err := q.List()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recs {
+		if r.Hash == hash {
+			return r.Path, nil
+		}
+	}
+	return "", fail(exitError, "no pending program has hash %s", hash).
+		hint("`keychain-auth list-pending` shows the queue; give PATH to approve a file directly")
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keychain-auth/keychain-auth/config"
+)
+
+func permissionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "read", Usage: "service it may read (repeatable)"},
+		&cli.StringSliceFlag{Name: "write", Usage: "service it may write and delete in (repeatable)"},
+		&cli.BoolFlag{Name: "search", Usage: "may list and use prefix reads and deletes"},
+	}
+}
+
+// permChange is what grant or revoke was asked to change.
+type permChange struct {
+	read, write []string
+	search      bool
+}
+
+func permChangeFrom(c *cli.Context) (permChange, error) {
+	pc := permChange{read: c.StringSlice("read"), write: c.StringSlice("write"), search: c.Bool("search")}
+	for _, s := range append(slices.Clone(pc.read), pc.write...) {
+		if s == "" {
+			return pc, usageError("a service name cannot be empty")
+		}
+	}
+	return pc, nil
+}
+
+func (pc permChange) empty() bool { return len(pc.read) == 0 && len(pc.write) == 0 && !pc.search }
+
+func grantCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "grant",
+		Usage:     "allow a registered program to use services",
+		ArgsUsage: "PATH",
+		Flags:     permissionFlags(),
+		Action: func(c *cli.Context) error {
+			pc, err := permChangeFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 1 || pc.empty() {
+				return usageError("grant takes PATH and at least one of --read S, --write S, --search")
+			}
+			return changePermissions(c, c.Args().Get(0), pc, true)
+		},
+	}
+}
+
+func revokeCommand() *cli.Command {
+	flags := append(permissionFlags(), &cli.BoolFlag{Name: "all", Usage: "revoke every permission (the entry stays registered)"})
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "take permissions away from a program (effective on its next request)",
+		ArgsUsage: "PATH",
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			pc, err := permChangeFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 1 || (pc.empty() && !c.Bool("all")) {
+				return usageError("revoke takes PATH and --read S, --write S, --search or --all")
+			}
+			if c.Bool("all") {
+				return revokeAll(c, c.Args().Get(0))
+			}
+			return changePermissions(c, c.Args().Get(0), pc, false)
+		},
+	}
+}
+
+func authorizeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "authorize",
+		Usage:     "register a program if needed and allow it read, write and search on one service",
+		ArgsUsage: "PATH SERVICE",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 || c.Args().Get(1) == "" {
+				return usageError("authorize takes PATH SERVICE")
+			}
+			path, err := resolvePath(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			if err := ensureRegistered(c, path); err != nil {
+				return err
+			}
+			svc := c.Args().Get(1)
+			return changePermissions(c, path, permChange{read: []string{svc}, write: []string{svc}, search: true}, true)
+		},
+	}
+}
+
+// ensureRegistered registers path with its current hash unless an entry exists.
+func ensureRegistered(c *cli.Context, path string) error {
+	cfg, err := loadPolicy()
+	if err != nil {
+		return err
+	}
+	if _, e := cfg.Find(path); e != nil {
+		return nil
+	}
+	return register(c, path)
+}
+
+func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) error {
+	path, err := resolvePath(arg)
+	if err != nil {
+		return err
+	}
+	var after config.Entry
+	err = updatePolicy(func(cfg *config.Config) error {
+		_, e := cfg.Find(path)
+		if e == nil {
+			return notRegistered(path)
+		}
+		if grant {
+			e.AllowedReadServices = addAll(e.AllowedReadServices, pc.read)
+			e.AllowedWriteServices = addAll(e.AllowedWriteServices, pc.write)
+			e.CanSearch = e.CanSearch || pc.search
+		} else {
+			e.AllowedReadServices = removeAll(e.AllowedReadServices, pc.read)
+			e.AllowedWriteServices = removeAll(e.AllowedWriteServices, pc.write)
+			e.CanSearch = e.CanSearch && !pc.search
+		}
+		after = *e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	printEntry(c, &after)
+	return nil
+}
+
+func revokeAll(c *cli.Context, arg string) error {
+	path, err := resolvePath(arg)
+	if err != nil {
+		return err
+	}
+	err = updatePolicy(func(cfg *config.Config) error {
+		_, e := cfg.Find(path)
+		if e == nil {
+			return notRegistered(path)
+		}
+		e.AllowedReadServices, e.AllowedWriteServices, e.CanSearch = []string{}, []string{}, false
+		return nil
+	})
+	if err == nil {
+		fmt.Fprintf(c.App.Writer, "Revoked every permission of %s\n", path)
+	}
+	return err
+}
+
+func addAll(list, add []string) []string {
+	for _, s := range add {
+		if !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+func removeAll(list, remove []string) []string {
+	out := []string{}
+	for _, s := range list {
+		if !slices.Contains(remove, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

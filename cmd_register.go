@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keychain-auth/keychain-auth/config"
+)
+
+func registerCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "register",
+		Usage:     "register a program or script by path and current hash (grants nothing)",
+		ArgsUsage: "PATH",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("register takes PATH")
+			}
+			return register(c, c.Args().Get(0))
+		},
+	}
+}
+
+func register(c *cli.Context, arg string) error {
+	path, err := resolvePath(arg)
+	if err != nil {
+		return err
+	}
+	img, err := hashProgram(path)
+	if err != nil {
+		return err
+	}
+	err = updatePolicy(func(cfg *config.Config) error {
+		if _, e := cfg.Find(img.Path); e != nil {
+			if e.Hash == img.Hash {
+				return fail(exitError, "%s is already registered with this hash", img.Path)
+			}
+			return fail(exitError, "%s is already registered with another hash", img.Path).
+				hint("after an update, use `keychain-auth upgrade %s`", img.Path)
+		}
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.Entry{
+			Path: img.Path, Hash: img.Hash, RegisteredAt: now(),
+			AllowedReadServices: []string{}, AllowedWriteServices: []string{},
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	forgetPending(img.Hash)
+	fmt.Fprintf(c.App.Writer, "Registered %s with hash %s\n", img.Path, img.Hash)
+	return nil
+}
+
+func upgradeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "upgrade",
+		Usage:     "record a registered program's new hash after an update (keeps its permissions)",
+		ArgsUsage: "PATH",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("upgrade takes PATH")
+			}
+			path, err := resolvePath(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			img, err := hashProgram(path)
+			if err != nil {
+				return err
+			}
+			err = updatePolicy(func(cfg *config.Config) error {
+				_, e := cfg.Find(img.Path)
+				if e == nil {
+					return notRegistered(img.Path)
+				}
+				e.Hash = img.Hash
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			forgetPending(img.Hash)
+			fmt.Fprintf(c.App.Writer, "Upgraded %s to new hash %s\n", img.Path, img.Hash)
+			return nil
+		},
+	}
+}
+
+func unregisterCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unregister",
+		Usage:     "remove a program from the policy",
+		ArgsUsage: "PATH",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("unregister takes PATH")
+			}
+			path, err := resolvePath(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			err = updatePolicy(func(cfg *config.Config) error {
+				i, e := cfg.Find(path)
+				if e == nil {
+					return notRegistered(path)
+				}
+				cfg.RegisteredBinaries = append(cfg.RegisteredBinaries[:i], cfg.RegisteredBinaries[i+1:]...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "Unregistered %s\n", path)
+			return nil
+		},
+	}
+}
+
+// forgetPending drops a queued request once its program is in the policy.
+// Failing to is harmless (the record expires), so it is not an error.
+func forgetPending(hash string) {
+	if q, err := pendingQueue(); err == nil {
+		_ = q.Remove(hash)
+	}
+}

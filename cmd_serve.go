@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keychain-auth/keychain-auth/audit"
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/broker"
+	"github.com/keychain-auth/keychain-auth/config"
+	"github.com/keychain-auth/keychain-auth/secret"
+	"github.com/keychain-auth/keychain-auth/transport"
+)
+
+func socketFlag() cli.Flag {
+	return &cli.StringFlag{Name: "socket", Usage: "daemon endpoint (default per platform)", EnvVars: []string{"KEYCHAIN_AUTH_SOCKET"}}
+}
+
+func serveCommand() *cli.Command {
+	def := broker.DefaultLimits()
+	return &cli.Command{
+		Name:    "serve",
+		Aliases: []string{"start"},
+		Usage:   "run the daemon in the foreground (logs to stderr)",
+		Flags: []cli.Flag{
+			socketFlag(),
+			&cli.StringFlag{Name: "backend", Value: "auto", EnvVars: []string{"KEYCHAIN_AUTH_BACKEND"},
+				Usage: "secret store: " + strings.Join(backend.Names(), ", ")},
+			&cli.BoolFlag{Name: "allow-foreign-namespaces", EnvVars: []string{"KEYCHAIN_AUTH_ALLOW_FOREIGN_NAMESPACES"},
+				Usage: "serve callers in other user, pid or mount namespaces (containers); see SECURITY.md"},
+			&cli.IntFlag{Name: "max-line", Value: def.MaxLine, Usage: "longest request line in bytes"},
+			&cli.IntFlag{Name: "max-targets", Value: def.MaxTargets, Usage: "most targets in one request"},
+			&cli.IntFlag{Name: "max-conns", Value: def.MaxConns, Usage: "most connections served at once"},
+			&cli.DurationFlag{Name: "idle-timeout", Value: def.IdleTimeout, Usage: "close a connection idle this long"},
+			&cli.IntFlag{Name: "max-pending", Value: 100, Usage: "most programs waiting for approval"},
+		},
+		Action: func(c *cli.Context) error {
+			lim := broker.Limits{MaxLine: c.Int("max-line"), MaxTargets: c.Int("max-targets"),
+				MaxConns: c.Int("max-conns"), IdleTimeout: c.Duration("idle-timeout")}
+			return serve(c.Context, serveOptions{
+				socket: c.String("socket"), backend: c.String("backend"), limits: lim,
+				maxPending: c.Int("max-pending"), foreignNS: c.Bool("allow-foreign-namespaces"),
+			})
+		},
+	}
+}
+
+type serveOptions struct {
+	socket, backend string
+	limits          broker.Limits
+	maxPending      int
+	foreignNS       bool
+}
+
+func serve(ctx context.Context, o serveOptions) error {
+	if err := auth.HardenProcess(); err != nil {
+		return fmt.Errorf("harden process: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfgDir, dataDir, err := ensureDirs()
+	if err != nil {
+		return err
+	}
+	endpoint, err := transport.Endpoint(o.socket)
+	if err != nil {
+		return err
+	}
+	pass, err := passphraseFromEnv()
+	if err != nil {
+		return err
+	}
+	store, sel, err := backend.Open(o.backend, backend.Options{DataDir: dataDir, Passphrase: pass})
+	if err != nil {
+		return fmt.Errorf("open backend %q: %w", o.backend, err)
+	}
+	defer store.Close()
+	info := store.Info()
+	log.Info("backend selected", "backend", info.Name, "why", sel.Reason, "at_rest", info.AtRest)
+	if info.Warning != "" {
+		log.Warn(info.Warning)
+	}
+	self, err := selfImage()
+	if err != nil {
+		return fmt.Errorf("identify own image: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.Options{SelfHash: self.Hash, AllowForeignNamespaces: o.foreignNS})
+	if err != nil {
+		return err
+	}
+	if o.foreignNS {
+		log.Warn("serving callers in other namespaces (--allow-foreign-namespaces): identity checks are weaker, see SECURITY.md")
+	}
+	auditLog, err := audit.Open(filepath.Join(dataDir, "audit.log"), audit.Options{})
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close()
+	ln, err := transport.Listen(endpoint)
+	if errors.Is(err, transport.ErrDaemonRunning) {
+		return fail(exitError, "a daemon is already running on %s", endpoint).hint("`keychain-auth status` shows it")
+	}
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", endpoint, err)
+	}
+	defer ln.Close()
+	if err := auth.PrepareListener(ln.Unix()); err != nil {
+		return fmt.Errorf("prepare listener: %w", err)
+	}
+	srv := broker.New(broker.Options{
+		Store: store, Verifier: verifier, Logger: log, Limits: o.limits, Audit: auditLog,
+		Policy:  config.NewSource(filepath.Join(cfgDir, config.ConfigFile)),
+		Pending: &config.Pending{Path: filepath.Join(cfgDir, config.PendingFile), Max: o.maxPending, TTL: 24 * time.Hour},
+		Version: version, Endpoint: endpoint,
+	})
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("listening", "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
+	err = srv.Serve(ctx, ln.Unix())
+	log.Info("shutting down")
+	return err
+}
+
+func ensureDirs() (cfgDir, dataDir string, err error) {
+	if cfgDir, err = config.Dir(); err != nil {
+		return "", "", err
+	}
+	if dataDir, err = config.DataDir(); err != nil {
+		return "", "", err
+	}
+	for _, d := range []string{cfgDir, dataDir} {
+		if err := config.EnsureDir(d); err != nil {
+			return "", "", err
+		}
+	}
+	return cfgDir, dataDir, nil
+}
+
+// passphraseFromEnv reads the vault passphrase from KEYCHAIN_AUTH_PASSPHRASE
+// or the file named by KEYCHAIN_AUTH_PASSPHRASE_FILE, and removes both from
+// our environment so that nothing we start inherits them.
+func passphraseFromEnv() (secret.Value, error) {
+	defer os.Unsetenv("KEYCHAIN_AUTH_PASSPHRASE")
+	if p, ok := os.LookupEnv("KEYCHAIN_AUTH_PASSPHRASE"); ok && p != "" {
+		return secret.New(p), nil
+	}
+	file := os.Getenv("KEYCHAIN_AUTH_PASSPHRASE_FILE")
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read passphrase file: %w", err)
+	}
+	p := strings.TrimRight(string(b), "\r\n")
+	if p == "" {
+		return "", fmt.Errorf("passphrase file %s is empty", file)
+	}
+	return secret.New(p), nil
+}
+
+// selfImage identifies our own executable, so that the verifier can tell
+// when the caller is our own CLI relaying for a script (spec §4).
+func selfImage() (auth.Image, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return auth.Image{}, err
+	}
+	return auth.HashFile(exe)
+}
