@@ -52,10 +52,10 @@ func roundTrip(c *cli.Context, req *transport.Request) (*transport.Response, err
 
 func refusal(resp *transport.Response) *cliError {
 	switch resp.Reason {
-	case transport.ReasonUnregistered:
+	case transport.ReasonPendingApproval:
 		return fail(exitUnregistered, "this program is not registered; it was queued for approval").
 			hint("see it with `keychain-auth list-pending`, then `keychain-auth approve HASH`")
-	case transport.ReasonPendingFull:
+	case transport.ReasonPendingQueueFull:
 		return fail(exitUnregistered, "this program is not registered, and the approval queue is full").
 			hint("review `keychain-auth list-pending`; entries expire after 24 hours")
 	case transport.ReasonServiceNotAllowed:

@@ -46,7 +46,7 @@ func (s *Server) storeFailed(req *transport.Request, err error) *transport.Respo
 	if errors.Is(err, backend.ErrLocked) {
 		return errorResponse(transport.ReasonStoreLocked)
 	}
-	return errorResponse(transport.ReasonInternal)
+	return errorResponse(transport.ReasonInternalError)
 }
 
 func (s *Server) read(req *transport.Request) ([]transport.Result, error) {

@@ -65,7 +65,7 @@ func (s *Server) readFailed(c *net.UnixConn, err error) {
 
 // refuseIdentity answers an identity failure with its reason and closes.
 func (s *Server) refuseIdentity(c *net.UnixConn, req *transport.Request, err error) {
-	reason := auth.ReasonUnavailable
+	reason := auth.ReasonIdentityUnavailable
 	var aerr *auth.Error
 	if errors.As(err, &aerr) {
 		reason = aerr.Reason

@@ -52,7 +52,7 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 }
 
 func (s *Server) identityFailed(err error) *transport.Response {
-	reason := auth.ReasonUnavailable
+	reason := auth.ReasonIdentityUnavailable
 	var aerr *auth.Error
 	if errors.As(err, &aerr) {
 		reason = aerr.Reason
@@ -67,12 +67,12 @@ func (s *Server) identityFailed(err error) *transport.Response {
 func (s *Server) deny(id *auth.Identity, req *transport.Request, d policy.Decision) (any, bool) {
 	reason, detail := d.Reason, ""
 	keep := true
-	if reason == transport.ReasonUnregistered {
+	if reason == transport.ReasonPendingApproval {
 		keep = false
 		if err := s.queue(id); err != nil {
 			detail = err.Error()
 			if errors.Is(err, config.ErrPendingFull) {
-				reason = transport.ReasonPendingFull
+				reason = transport.ReasonPendingQueueFull
 			}
 			s.opt.Logger.Warn("caller not queued for approval", "path", id.Program().Path, "err", err)
 		} else {
