@@ -1,0 +1,154 @@
+// Package policy decides whether an identified caller may make a request,
+// from the policy file's content alone. It is pure: no I/O, no clock, no
+// logging; the broker fetches the Config, identifies the caller, and logs
+// and audits the Decision.
+//
+// The rules, in order: the program (the script when an interpreter runs
+// one) must match an entry by path and hash; the caller and any courier
+// that relayed for it must carry no injection variable the entry does not
+// allow and must not be traced; then the action must fit the entry's
+// service lists and can_search. Service names are compared exactly and
+// case-sensitively; there are no wildcards. It does not check the request
+// envelope (transport.ParseRequest does), but anything it does not
+// recognise is denied.
+package policy
+
+import (
+	"slices"
+
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/config"
+	"github.com/keychain-auth/keychain-auth/transport"
+)
+
+// Decision is the answer for one request.
+type Decision struct {
+	Allowed bool
+	// Status is transport.StatusSuccess when allowed, else StatusDenied.
+	Status string
+	// Reason is a transport reason code; empty when allowed.
+	Reason string
+	// Entry is the matched policy entry, nil when the caller is unregistered.
+	// It points into the Config passed to Decide.
+	Entry *config.Entry
+	// RelaxedEnv lists, sorted, the injection variables present in the
+	// caller's (or courier's) environment that the entry allows; the audit
+	// line records them.
+	RelaxedEnv []string
+}
+
+// Decide applies the policy in cfg to a request from id. A nil cfg is an
+// empty policy; a nil id or req is denied as unregistered.
+func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decision {
+	if id == nil || req == nil {
+		return deny(nil, transport.ReasonPendingApproval)
+	}
+	e := Find(cfg, id.Program())
+	if e == nil {
+		return deny(nil, transport.ReasonPendingApproval)
+	}
+	relaxed, ok := checkEnv(e, id)
+	if !ok {
+		return deny(e, transport.ReasonInjectedEnvironment)
+	}
+	if traced(id) {
+		d := deny(e, transport.ReasonTracedProcess)
+		d.RelaxedEnv = relaxed
+		return d
+	}
+	d := Decision{Allowed: true, Status: transport.StatusSuccess, Entry: e}
+	if reason := checkAction(e, req); reason != "" {
+		d = deny(e, reason)
+	}
+	d.RelaxedEnv = relaxed
+	return d
+}
+
+// Find returns the entry whose path and hash both equal img's, or nil.
+func Find(cfg *config.Config, img auth.Image) *config.Entry {
+	if cfg == nil || img.Path == "" || img.Hash == "" {
+		return nil
+	}
+	for i := range cfg.RegisteredBinaries {
+		e := &cfg.RegisteredBinaries[i]
+		if e.Path == img.Path && e.Hash == img.Hash {
+			return e
+		}
+	}
+	return nil
+}
+
+// Check answers the `check` command: registered is whether img matches an
+// entry by path and hash; allowed is whether that entry may read or write
+// service (for an empty service, the same as registered).
+func Check(cfg *config.Config, img auth.Image, service string) (registered, allowed bool) {
+	e := Find(cfg, img)
+	if e == nil {
+		return false, false
+	}
+	if service == "" {
+		return true, true
+	}
+	return true, e.CanRead(service) || e.CanWrite(service)
+}
+
+func deny(e *config.Entry, reason string) Decision {
+	return Decision{Status: transport.StatusDenied, Reason: reason, Entry: e}
+}
+
+// checkEnv splits the injection variables of the caller and its courier
+// into those the entry allows (returned) and reports false if any is not.
+func checkEnv(e *config.Entry, id *auth.Identity) ([]string, bool) {
+	found := slices.Clone(id.InjectedEnv)
+	if id.Courier != nil {
+		found = append(found, id.Courier.InjectedEnv...)
+	}
+	var relaxed []string
+	for _, name := range found {
+		if !slices.Contains(e.AllowEnv, name) {
+			return nil, false
+		}
+		relaxed = append(relaxed, name)
+	}
+	slices.Sort(relaxed)
+	return slices.Compact(relaxed), true
+}
+
+func traced(id *auth.Identity) bool {
+	return id.TracerPID != 0 || (id.Courier != nil && id.Courier.TracerPID != 0)
+}
+
+// checkAction returns the reason the entry refuses the request, or "".
+func checkAction(e *config.Entry, req *transport.Request) string {
+	prefix := false
+	switch req.Match {
+	case "", transport.MatchExact:
+	case transport.MatchPrefix:
+		prefix = true
+	default:
+		return transport.ReasonActionNotInPolicy
+	}
+	var listed, needSearch bool
+	switch req.Action {
+	case transport.ActionRead:
+		listed, needSearch = e.CanRead(req.Service), prefix
+	case transport.ActionSearch:
+		listed, needSearch = e.CanRead(req.Service), true
+	case transport.ActionDelete:
+		listed, needSearch = e.CanWrite(req.Service), prefix
+	case transport.ActionWrite:
+		if prefix {
+			return transport.ReasonActionNotInPolicy
+		}
+		listed = e.CanWrite(req.Service)
+	default:
+		return transport.ReasonActionNotInPolicy
+	}
+	switch {
+	case !listed:
+		return transport.ReasonServiceNotAllowed
+	case needSearch && !e.CanSearch:
+		return transport.ReasonActionNotInPolicy
+	}
+	return ""
+}
