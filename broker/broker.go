@@ -112,28 +112,28 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 	}
 }
 
-// ServeConn serves one already-connected socket and returns when it closes.
-// The in-process tests drive the server through it over a socketpair.
+// ServeConn serves one connected socket and returns when it is closed. Serve
+// runs it for every accepted connection; the in-process tests call it over a
+// socketpair.
 func (s *Server) ServeConn(c *net.UnixConn) {
-	s.start(c)
-	s.wg.Wait()
-}
-
-func (s *Server) start(c *net.UnixConn) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
 		s.opt.Logger.Warn("connection refused: too many connections", "limit", s.opt.Limits.MaxConns)
-		go refuseBusy(c)
+		refuseBusy(c)
 		return
 	}
+	defer func() { <-s.slots }()
 	s.track(c, true)
+	defer s.track(c, false)
+	s.serveConn(c)
+}
+
+func (s *Server) start(c *net.UnixConn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-s.slots }()
-		defer s.track(c, false)
-		s.serveConn(c)
+		s.ServeConn(c)
 	}()
 }
 
