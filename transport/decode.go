@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -121,6 +122,11 @@ func (raw *rawRequest) members(s *scanner) error {
 		key, err := s.str("key")
 		if err != nil {
 			return err
+		}
+		if bytes.IndexByte(s.data[at:s.pos], '\\') >= 0 {
+			// Every known key is plain ASCII; one spelled with escapes
+			// ("typ\u0065") is refused so no reader can see it differently.
+			return s.fail("escaped key name at offset %d", at)
 		}
 		if !s.consume(':') {
 			return s.fail("want ':' at offset %d", s.pos)

@@ -191,9 +191,9 @@ func (s *scanner) strings(what string) ([]string, error) {
 		return out, nil
 	}
 	for {
-		v, err := s.str(fmt.Sprintf("%s[%d]", what, len(out)))
+		v, err := s.str(what)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s[%d]: %w", what, len(out), err)
 		}
 		out = append(out, v)
 		if s.consume(']') {
