@@ -1,0 +1,233 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/keychain-auth/keychain-auth/secret"
+)
+
+// File names inside the vault directory.
+const (
+	// VaultFileName is the encrypted vault.
+	VaultFileName = "vault.kav"
+	// VaultKeyFileName holds the random key of a vault without a passphrase.
+	VaultKeyFileName = "vault.key"
+	// VaultLockFileName is the lock every writer of the vault holds.
+	VaultLockFileName = "vault.lock"
+)
+
+// ErrPassphraseRequired: the vault is protected by a passphrase and none was
+// given. Callers branch on it to prompt for one.
+var ErrPassphraseRequired = errors.New("vault is protected by a passphrase; none was given")
+
+var (
+	errPassphraseNotUsed = errors.New("vault is protected by a key file, not a passphrase")
+	errVaultClosed       = errors.New("vault is closed")
+)
+
+// VaultOptions configure OpenVault.
+type VaultOptions struct {
+	// Passphrase protects the vault. Empty means key-file mode: a random
+	// key in a 0600 file beside the vault. An existing vault must be opened
+	// the way it was created.
+	Passphrase secret.Value
+}
+
+// Vault is the encrypted file store: one file, VaultFileName, holding every
+// service, key, value and attribute, encrypted as a whole with
+// XChaCha20-Poly1305 under a key from Argon2id (passphrase mode) or from a
+// key file. Reads are served from the decrypted copy in memory; every change
+// rewrites the whole file atomically under an exclusive file lock, and the
+// in-memory copy changes only once the new file is in place, so a batch is
+// all-or-nothing. Changes written by another process (an offline command)
+// are picked up before the next read or write.
+type Vault struct {
+	dir, path, keyPath, lockPath string
+
+	mu     sync.RWMutex
+	hdr    header              // mode, KDF and salt of the file on disk
+	key    *[vaultKeySize]byte // nil while locked or closed
+	data   vaultData           // nil while locked or closed
+	disk   os.FileInfo         // the vault file as this process last read or wrote it
+	closed bool
+}
+
+var _ Store = (*Vault)(nil)
+
+// writeVaultFile replaces the vault file; tests swap it to make a write fail
+// before or after its rename.
+var writeVaultFile = writeFileAtomic
+
+// OpenVault opens the vault in dir, creating dir (0700) and an empty vault
+// if there is none. A wrong passphrase, or a damaged file, is an error
+// wrapping ErrBadPassphrase, and the file is left untouched.
+func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
+	v := &Vault{
+		dir:      dir,
+		path:     filepath.Join(dir, VaultFileName),
+		keyPath:  filepath.Join(dir, VaultKeyFileName),
+		lockPath: filepath.Join(dir, VaultLockFileName),
+	}
+	if err := ensurePrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("open vault: %w", err)
+	}
+	unlock, err := lockFile(v.lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("open vault: %w", err)
+	}
+	defer unlock()
+	removeStaleTemps(v.path)
+	raw, err := os.ReadFile(v.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = v.create(opts.Passphrase)
+	case err == nil:
+		err = v.load(raw, opts.Passphrase)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", v.path, err)
+	}
+	return v, nil
+}
+
+// ensurePrivateDir creates dir 0700, and tightens an existing one: the
+// vault directory also holds the key file and the lock.
+func ensurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st.Mode().Perm()&0o077 != 0 && !isWindows {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
+
+// create writes a new empty vault. The caller holds the file lock.
+func (v *Vault) create(pass secret.Value) error {
+	var h header
+	var key *[vaultKeySize]byte
+	if pass.Len() > 0 {
+		var err error
+		if h, err = newPassphraseHeader(); err != nil {
+			return err
+		}
+		key = deriveKey(pass, &h)
+	} else {
+		var err error
+		h = header{mode: modeKeyFile}
+		if key, err = loadOrCreateKeyFile(v.keyPath); err != nil {
+			return err
+		}
+	}
+	return v.writeLocked(h, key, vaultData{})
+}
+
+// load decrypts raw with the key pass (or the key file) gives and makes it
+// the current state. The caller holds the file lock.
+func (v *Vault) load(raw []byte, pass secret.Value) error {
+	h, err := parseHeader(raw)
+	if err != nil {
+		return err
+	}
+	key, err := v.keyFor(&h, pass)
+	if err != nil {
+		return err
+	}
+	data, err := decrypt(key, raw)
+	if err != nil {
+		clear(key[:])
+		return err
+	}
+	st, err := os.Stat(v.path)
+	if err != nil {
+		clear(key[:])
+		return err
+	}
+	v.forgetKey()
+	v.hdr, v.key, v.data, v.disk = h, key, data, st
+	if h.mode == modePassphrase {
+		// A key file beside a passphrase vault is the leftover of a
+		// ChangePassphrase interrupted after its durable write; it opens
+		// only older copies of the vault, so it goes.
+		_ = os.Remove(v.keyPath)
+	}
+	return nil
+}
+
+func (v *Vault) keyFor(h *header, pass secret.Value) (*[vaultKeySize]byte, error) {
+	switch {
+	case h.mode == modeKeyFile && pass.Len() > 0:
+		return nil, errPassphraseNotUsed
+	case h.mode == modeKeyFile:
+		return readKeyFile(v.keyPath)
+	case pass.Len() == 0:
+		return nil, ErrPassphraseRequired
+	default:
+		return deriveKey(pass, h), nil
+	}
+}
+
+func decrypt(key *[vaultKeySize]byte, raw []byte) (vaultData, error) {
+	pt, err := open(key, raw)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	return decodePayload(pt)
+}
+
+// writeLocked encrypts data under key with header h (fresh nonce) and
+// replaces the vault file; the in-memory state becomes (h, key, data) only
+// once the new file is in place. The caller holds v.mu and the file lock.
+func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) error {
+	pt := encodePayload(data)
+	file, err := seal(key, h, pt)
+	clear(pt)
+	if err != nil {
+		return fmt.Errorf("encrypt vault: %w", err)
+	}
+	renamed, err := writeVaultFile(v.path, file, 0o600)
+	if renamed {
+		st, serr := os.Stat(v.path)
+		if serr != nil {
+			st = nil // forces a reload before the next use
+		}
+		if v.key != key {
+			v.forgetKey()
+		}
+		v.hdr, v.key, v.data, v.disk = h, key, data, st
+	}
+	return err
+}
+
+// forgetKey zeroes the key (best effort: Go may have copied it) and drops
+// the plaintext.
+func (v *Vault) forgetKey() {
+	if v.key != nil {
+		clear(v.key[:])
+	}
+	v.key, v.data = nil, nil
+}
+
+// usable reports why the vault cannot serve a call, if it cannot.
+func (v *Vault) usable() error {
+	switch {
+	case v.closed:
+		return errVaultClosed
+	case v.key == nil:
+		return ErrLocked
+	}
+	return nil
+}
