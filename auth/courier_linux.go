@@ -1,0 +1,85 @@
+package auth
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// courier applies spec §4: the peer runs keychain-auth's own image, so it
+// relays for its parent. The parent is pinned race-free: pidfd_open(PPid),
+// then the child must still be alive with the same PPid, which proves the
+// pidfd names the real parent (a reparented child would show another
+// PPid). The parent is checked like any peer (uid, namespaces). A parent
+// that is itself keychain-auth is refused (courier_chain): couriers are
+// followed one level only.
+func (v *Verifier) courier(child target, cli *Identity, ppid int) (*Identity, error) {
+	if ppid <= 0 {
+		return nil, refuse(ReasonIdentityUnavailable, "courier %d has no parent in our namespace", child.pid)
+	}
+	parent, err := v.pinParent(child, ppid)
+	if err != nil {
+		return nil, err
+	}
+	if parent.pidfd >= 0 {
+		defer unix.Close(parent.pidfd)
+	}
+	if err := v.checkParent(parent); err != nil {
+		return nil, err
+	}
+	id, _, err := v.identify(parent)
+	if err != nil {
+		return nil, err
+	}
+	if id.Exe.Hash == v.opts.SelfHash {
+		return nil, refuse(ReasonCourierChain, "courier %d was started by keychain-auth %d", child.pid, parent.pid)
+	}
+	id.UID = v.sys.euid
+	id.ReducedAssurance = cli.ReducedAssurance
+	id.Courier = cli
+	return id, nil
+}
+
+func (v *Verifier) pinParent(child target, ppid int) (target, error) {
+	parent := target{pid: ppid, pidfd: -1}
+	if !v.opts.weak.NoPidfd {
+		fd, err := unix.PidfdOpen(ppid, 0)
+		if err != nil {
+			return parent, refuse(ReasonPeerExited, "courier parent %d: %v", ppid, err)
+		}
+		parent.pidfd = fd
+	}
+	bp := procBufs.Get().(*[]byte)
+	defer procBufs.Put(bp)
+	st, err := readStatus(child.pid, bp)
+	if err != nil {
+		err = v.unavailable(child, err)
+	} else {
+		err = child.alive()
+	}
+	if err == nil && st.ppid != ppid {
+		err = refuse(ReasonPeerExited, "courier %d was reparented", child.pid)
+	}
+	if err != nil {
+		if parent.pidfd >= 0 {
+			unix.Close(parent.pidfd)
+		}
+		return parent, err
+	}
+	return parent, nil
+}
+
+// checkParent applies the accept-time checks to the courier's parent.
+func (v *Verifier) checkParent(parent target) error {
+	bp := procBufs.Get().(*[]byte)
+	defer procBufs.Put(bp)
+	st, err := readStatus(parent.pid, bp)
+	if err != nil {
+		return v.unavailable(parent, err)
+	}
+	if st.euid != v.sys.euid {
+		return refuse(ReasonUIDMismatch, "courier parent %d has euid %d", parent.pid, st.euid)
+	}
+	if err := v.checkNamespaces(parent); err != nil {
+		return err
+	}
+	return parent.alive()
+}

@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// injectionVars are environment variables that make a loader or an
+// interpreter run code the image's hash does not cover. Only their names are
+// ever reported, never their values.
+var injectionVars = map[string]bool{
+	"LD_PRELOAD": true, "LD_AUDIT": true, "LD_LIBRARY_PATH": true,
+	"LD_DEBUG_OUTPUT": true, "LD_PROFILE": true,
+	"BASH_ENV": true, "ENV": true, "ZDOTDIR": true, "BASH_LOADABLES_PATH": true,
+	"PYTHONSTARTUP": true, "PYTHONPATH": true, "PYTHONHOME": true,
+	"PYTHONINSPECT": true, "PYTHONUSERBASE": true, "PYTHONEXECUTABLE": true,
+	"PYTHONBREAKPOINT": true,
+	"NODE_OPTIONS":     true, "NODE_PATH": true, "NODE_REPL_EXTERNAL_MODULE": true,
+	"PERL5OPT": true, "PERL5LIB": true, "PERLLIB": true, "PERL5DB": true,
+	"RUBYOPT": true, "RUBYLIB": true,
+	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true,
+	"CLASSPATH":  true,
+	"GCONV_PATH": true, "GETCONF_DIR": true, "HOSTALIASES": true,
+	"LOCPATH": true, "NLSPATH": true, "MALLOC_TRACE": true,
+}
+
+// isInjectionVar reports whether name is a loader or interpreter injection
+// variable: the listed names and every DYLD_* variable.
+func isInjectionVar(name string) bool {
+	return injectionVars[name] || strings.HasPrefix(name, "DYLD_")
+}
+
+// injectedEnv returns the sorted, de-duplicated names of injection
+// variables in a NUL-separated environment block.
+func injectedEnv(environ []byte) []string {
+	var names []string
+	for len(environ) > 0 {
+		var entry []byte
+		entry, environ, _ = bytes.Cut(environ, []byte{0})
+		eq := bytes.IndexByte(entry, '=')
+		if eq <= 0 {
+			continue
+		}
+		// Avoid allocating for the common, clean variable.
+		if name := entry[:eq]; isInjectionVar(string(name)) {
+			names = append(names, string(name))
+		}
+	}
+	sort.Strings(names)
+	return dedupSorted(names)
+}
+
+func dedupSorted(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// splitNUL splits a NUL-separated block (cmdline) into strings.
+func splitNUL(b []byte) []string {
+	b = bytes.TrimSuffix(b, []byte{0})
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\x00")
+}
+
+// procStatus holds the fields of /proc/PID/status the daemon uses.
+type procStatus struct {
+	ppid, tracerPID int
+	euid            uint32
+	haveUID         bool
+}
+
+// parseStatus reads PPid, TracerPid and the effective uid from a
+// /proc/PID/status text.
+func parseStatus(b []byte) (procStatus, bool) {
+	var st procStatus
+	var havePPid, haveTracer bool
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		key, val, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			continue
+		}
+		switch string(key) {
+		case "PPid":
+			st.ppid, havePPid = atoiField(val)
+		case "TracerPid":
+			st.tracerPID, haveTracer = atoiField(val)
+		case "Uid":
+			// real, effective, saved, fs
+			fields := bytes.Fields(val)
+			if len(fields) >= 2 {
+				u, err := strconv.ParseUint(string(fields[1]), 10, 32)
+				st.euid, st.haveUID = uint32(u), err == nil
+			}
+		}
+	}
+	return st, havePPid && haveTracer && st.haveUID
+}
+
+func atoiField(b []byte) (int, bool) {
+	n, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	return n, err == nil
+}

@@ -1,0 +1,202 @@
+package auth
+
+import (
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	maxCmdline = 256 << 10 // truncated beyond (CommandLine may be truncated)
+	maxEnviron = 8 << 20   // refused beyond: a variable must not hide past a limit
+	maxStatus  = 64 << 10
+)
+
+// Identify reports who is behind the connection now. Call it once per
+// request, after the request was read: it re-checks that the connecting
+// process is alive, identifies its running image (and script), and applies
+// the courier rule. Errors are *Error.
+func (p *Peer) Identify() (*Identity, error) {
+	t := p.target()
+	id, st, err := p.v.identify(t)
+	if err != nil {
+		return nil, err
+	}
+	id.UID = p.uid
+	id.ReducedAssurance = p.reduced
+	if p.v.opts.SelfHash == "" || id.Exe.Hash != p.v.opts.SelfHash {
+		return id, nil
+	}
+	return p.v.courier(t, id, st.ppid)
+}
+
+// identify gathers the Identity of t (without UID and assurance, which the
+// caller knows) and the parsed status it read.
+func (v *Verifier) identify(t target) (*Identity, procStatus, error) {
+	if err := t.alive(); err != nil {
+		return nil, procStatus{}, err
+	}
+	exe, err := v.exeImage(t)
+	if err != nil {
+		return nil, procStatus{}, err
+	}
+	id := &Identity{PID: t.pid, Exe: exe}
+	st, err := v.readProcFacts(t, id)
+	if err != nil {
+		return nil, procStatus{}, err
+	}
+	id.Script = v.findScript(t, exe.Path, id.CommandLine)
+	// The /proc reads above named t only if t is still alive now.
+	if err := t.alive(); err != nil {
+		return nil, procStatus{}, err
+	}
+	return id, st, nil
+}
+
+// readProcFacts fills CommandLine, InjectedEnv and TracerPID.
+func (v *Verifier) readProcFacts(t target, id *Identity) (procStatus, error) {
+	bp := procBufs.Get().(*[]byte)
+	defer procBufs.Put(bp)
+	b, err := readProc(t.pid, "cmdline", bp, maxCmdline, true)
+	if err != nil {
+		return procStatus{}, v.unavailable(t, err)
+	}
+	id.CommandLine = splitNUL(b)
+	if b, err = readProc(t.pid, "environ", bp, maxEnviron, false); err != nil {
+		return procStatus{}, v.unavailable(t, err)
+	}
+	id.InjectedEnv = injectedEnv(b)
+	st, err := readStatus(t.pid, bp)
+	if err != nil {
+		return procStatus{}, v.unavailable(t, err)
+	}
+	id.TracerPID = st.tracerPID
+	return st, nil
+}
+
+func readStatus(pid int, bp *[]byte) (procStatus, error) {
+	b, err := readProc(pid, "status", bp, maxStatus, false)
+	if err != nil {
+		return procStatus{}, err
+	}
+	st, ok := parseStatus(b)
+	if !ok {
+		return procStatus{}, refuse(ReasonIdentityUnavailable, "parse status of %d", pid)
+	}
+	return st, nil
+}
+
+// unavailable turns a failed /proc read into peer_exited when the process
+// is gone, else identity_unavailable.
+func (v *Verifier) unavailable(t target, err error) error {
+	if aerr := t.alive(); aerr != nil {
+		return aerr
+	}
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return refuse(ReasonIdentityUnavailable, "pid %d: %v", t.pid, err)
+}
+
+// exeImage opens the running image through /proc/PID/exe (never by its
+// path string), refuses untrusted filesystems and deleted images, hashes
+// the opened file (or hits the cache), and reports the path only after
+// checking that it names the same file in the daemon's view.
+func (v *Verifier) exeImage(t target) (Image, error) {
+	fd, err := unix.Open(procPath(t.pid, "exe"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Image{}, v.unavailable(t, err)
+	}
+	defer unix.Close(fd)
+	link, err := readlinkProc(t.pid, "exe")
+	if err != nil {
+		return Image{}, v.unavailable(t, err)
+	}
+	return v.imageOf(fd, link, ReasonImageDeleted)
+}
+
+// imageOf checks and hashes an opened file whose kernel-reported path is
+// link. deletedReason is what a deleted file is refused with.
+func (v *Verifier) imageOf(fd int, link, deletedReason string) (Image, error) {
+	w := &v.opts.weak
+	if !w.NoFilesystemCheck {
+		if err := checkFilesystem(fd); err != nil {
+			return Image{}, err
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return Image{}, refuse(ReasonIdentityUnavailable, "fstat image: %v", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return Image{}, refuse(ReasonIdentityUnavailable, "image is not a regular file")
+	}
+	if !w.NoImageChecks {
+		if err := checkPath(&st, link, deletedReason); err != nil {
+			return Image{}, err
+		}
+	}
+	link = strings.TrimSuffix(link, " (deleted)")
+	hash, err := v.hashFD(fd, &st)
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Path: link, Hash: hash}, nil
+}
+
+// checkPath refuses a deleted file and a path that names another file
+// than the opened one (replaced, or a bind mount seen differently).
+func checkPath(st *unix.Stat_t, link, deletedReason string) error {
+	if st.Nlink == 0 || strings.HasSuffix(link, " (deleted)") {
+		return refuse(deletedReason, "%s", link)
+	}
+	var pst unix.Stat_t
+	if err := unix.Stat(link, &pst); err != nil {
+		return refuse(ReasonImagePathMismatch, "stat %s: %v", link, err)
+	}
+	if pst.Dev != st.Dev || pst.Ino != st.Ino {
+		return refuse(ReasonImagePathMismatch, "%s is another file now", link)
+	}
+	return nil
+}
+
+// hashFD returns the hash of the opened file, from the cache when this
+// version of the file (dev, inode, size, mtime, ctime) was hashed before.
+// A result is cached only if the file did not change while it was read.
+func (v *Verifier) hashFD(fd int, st *unix.Stat_t) (string, error) {
+	key := keyOf(st)
+	if h, ok := v.cache.get(key); ok {
+		return h, nil
+	}
+	v.cache.countHash()
+	h, err := hashReader(fdReader(fd))
+	if err != nil {
+		return "", refuse(ReasonIdentityUnavailable, "hash image: %v", err)
+	}
+	var after unix.Stat_t
+	if err := unix.Fstat(fd, &after); err != nil || keyOf(&after) != key {
+		return "", refuse(ReasonIdentityUnavailable, "image changed while hashed")
+	}
+	v.cache.put(key, h)
+	return h, nil
+}
+
+func readlinkProc(pid int, name string) (string, error) {
+	return readlink(procPath(pid, name))
+}
+
+func readlink(path string) (string, error) {
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink(path, buf[:])
+	if err != nil {
+		return "", err
+	}
+	if n >= len(buf) {
+		return "", unix.ENAMETOOLONG
+	}
+	return string(buf[:n]), nil
+}
+
+// baseName is the executable's name for the interpreter table.
+func baseName(path string) string { return filepath.Base(path) }

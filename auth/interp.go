@@ -1,0 +1,101 @@
+package auth
+
+import (
+	"regexp"
+	"strings"
+)
+
+// interpreter describes how one interpreter's argv names a script. Only
+// argv of the form `interp [harmless options] script [args]` names a script
+// the daemon can verify; an option that runs code before the script (-c,
+// -e, -m, -r, --import, ...) or anything unknown means there is no script.
+type interpreter struct {
+	// flags are single-letter options that take no argument and run no code;
+	// they may be combined ("-eu").
+	flags string
+	// long are whole arguments allowed as-is ("--no-warnings").
+	long map[string]bool
+	// withArg are options allowed together with their next argument, and the
+	// values allowed for it ("-o pipefail").
+	withArg map[string]map[string]bool
+}
+
+var (
+	shellInterp = &interpreter{
+		flags: "euxvfCbhnB",
+		withArg: map[string]map[string]bool{"-o": {
+			"pipefail": true, "errexit": true, "nounset": true, "xtrace": true,
+			"verbose": true, "noclobber": true, "noglob": true, "posix": true,
+		}},
+	}
+	pythonInterp = &interpreter{flags: "uBEsIObSqRdv", long: map[string]bool{"-OO": true, "-bb": true}}
+	nodeInterp   = &interpreter{long: map[string]bool{
+		"--no-warnings": true, "--no-deprecation": true, "--enable-source-maps": true,
+		"--trace-warnings": true, "--throw-deprecation": true,
+	}}
+	perlInterp = &interpreter{flags: "wWXTt"}
+	rubyInterp = &interpreter{flags: "wv", long: map[string]bool{"-W0": true, "-W1": true, "-W2": true, "-W": true}}
+
+	versioned = regexp.MustCompile(`^(python3|perl|ruby)(\.?[0-9]+)*$`)
+)
+
+// interpreters is keyed on the basename of the resolved executable path.
+var interpreters = map[string]*interpreter{
+	"sh": shellInterp, "dash": shellInterp, "bash": shellInterp, "zsh": shellInterp,
+	"python3": pythonInterp, "node": nodeInterp, "nodejs": nodeInterp,
+	"perl": perlInterp, "ruby": rubyInterp,
+}
+
+// lookupInterpreter returns the table entry for an executable basename
+// ("python3.11" counts as python3), or nil.
+func lookupInterpreter(base string) *interpreter {
+	if in, ok := interpreters[base]; ok {
+		return in
+	}
+	if m := versioned.FindStringSubmatch(base); m != nil {
+		return interpreters[m[1]]
+	}
+	return nil
+}
+
+// scriptArg returns the script argument of argv (argv[0] is the program)
+// when argv has the verifiable form, else "", false.
+func (in *interpreter) scriptArg(argv []string) (string, bool) {
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			if i+1 < len(argv) && argv[i+1] != "" && argv[i+1] != "-" {
+				return argv[i+1], true
+			}
+			return "", false
+		case a == "-" || a == "":
+			return "", false // stdin or nonsense: nothing to verify
+		case !strings.HasPrefix(a, "-"):
+			return a, true
+		case in.long[a]:
+			continue
+		case in.withArg[a] != nil:
+			if i+1 >= len(argv) || !in.withArg[a][argv[i+1]] {
+				return "", false
+			}
+			i++
+		case !in.harmlessFlags(a):
+			return "", false
+		}
+	}
+	return "", false // a REPL or stdin
+}
+
+// harmlessFlags reports whether a is "-xyz" with every letter allowed.
+func (in *interpreter) harmlessFlags(a string) bool {
+	if len(a) < 2 || a[0] != '-' || a[1] == '-' || in.flags == "" {
+		return false
+	}
+	for _, r := range a[1:] {
+		if !strings.ContainsRune(in.flags, r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,163 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// target is a process the daemon asks /proc about, pinned by a pidfd
+// (-1 only in the naive test mode).
+type target struct {
+	pid   int
+	pidfd int
+}
+
+// alive reports peer_exited once the process behind the pidfd has exited
+// (a pidfd polls readable then; its pid may already belong to another
+// process). Checked after /proc reads, it proves they were about t.
+func (t target) alive() error {
+	if t.pidfd < 0 {
+		return nil
+	}
+	fds := [1]unix.PollFd{{Fd: int32(t.pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds[:], 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return refuse(ReasonIdentityUnavailable, "poll pidfd: %v", err)
+		}
+		if n > 0 {
+			return refuse(ReasonPeerExited, "pid %d exited", t.pid)
+		}
+		return nil
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func procPath(pid int, name string) string { return "/proc/" + itoa(pid) + "/" + name }
+
+var procBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// readProc reads a whole /proc file into *buf (grown as needed, up to
+// max bytes). Past max it is an error, so that nothing can hide beyond a
+// limit, unless truncate is set.
+func readProc(pid int, name string, buf *[]byte, max int, truncate bool) ([]byte, error) {
+	fd, err := unix.Open(procPath(pid, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if cap(b) >= max {
+				if truncate {
+					*buf = b
+					return b, nil
+				}
+				return nil, fmt.Errorf("read %s: larger than %d bytes", name, max)
+			}
+			b = append(b, make([]byte, cap(b))...)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if n == 0 {
+			*buf = b
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
+// startTicks is field 22 of /proc/PID/stat: start time in clock ticks
+// after boot.
+func startTicks(pid int) (uint64, error) {
+	bp := procBufs.Get().(*[]byte)
+	defer procBufs.Put(bp)
+	b, err := readProc(pid, "stat", bp, 4096, false)
+	if err != nil {
+		return 0, err
+	}
+	// The command name may contain spaces and parentheses; fields restart
+	// after the last ')'. Field 3 is the first after it.
+	rest := b[bytes.LastIndexByte(b, ')')+1:]
+	fields := bytes.Fields(rest)
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("parse stat of %d", pid)
+	}
+	return strconv.ParseUint(string(fields[19]), 10, 64)
+}
+
+// bootTicks is now in the clock ticks of /proc/PID/stat (USER_HZ, 100 on
+// every architecture Go supports on Linux).
+func bootTicks() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0, fmt.Errorf("clock_gettime: %w", err)
+	}
+	return uint64(ts.Sec)*100 + uint64(ts.Nsec)/1e7, nil
+}
+
+// untrustedFS are filesystems that can serve the daemon other bytes than
+// the kernel gave execve (FUSE, including virtiofs) or whose contents are
+// controlled off this machine.
+var untrustedFS = map[uint32]string{
+	0x65735546: "fuse", 0x6969: "nfs", 0x517b: "smb", 0xff534d42: "cifs",
+	0xfe534d42: "smb2", 0x01021997: "9p", 0x00c36400: "ceph",
+	0x5346414f: "afs", 0x6b414653: "afs", 0x73757245: "coda", 0x564c: "ncp",
+	0x19800202: "orangefs", 0x0bd00bd0: "lustre", 0x47504653: "gpfs",
+	0x013111a8: "ibrix", 0x7461636f: "ocfs2", 0x01161970: "gfs2",
+}
+
+// checkFilesystem refuses a file on an untrusted filesystem.
+func checkFilesystem(fd int) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return refuse(ReasonIdentityUnavailable, "fstatfs: %v", err)
+	}
+	if name, bad := untrustedFS[uint32(st.Type)]; bad {
+		return refuse(ReasonUntrustedFilesystem, "image on %s", name)
+	}
+	return nil
+}
+
+func keyOf(st *unix.Stat_t) fileKey {
+	return fileKey{
+		dev: uint64(st.Dev), ino: st.Ino, size: uint64(st.Size),
+		mtimeSec: int64(st.Mtim.Sec), mtimeNsec: int64(st.Mtim.Nsec),
+		ctimeSec: int64(st.Ctim.Sec), ctimeNsec: int64(st.Ctim.Nsec),
+	}
+}
+
+// fdReader reads a raw descriptor from its current offset.
+type fdReader int
+
+func (r fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}

@@ -1,0 +1,45 @@
+package auth
+
+import "fmt"
+
+// Reason codes carried by *Error. They are wire reason codes (status
+// "denied"): the daemon sends Reason to the client and keeps Detail for its
+// own log and the audit line.
+const (
+	// ReasonUIDMismatch: the peer's effective uid is not the daemon's.
+	ReasonUIDMismatch = "uid_mismatch"
+	// ReasonForeignNamespace: the peer (or, for a courier, its parent) is in
+	// another user, pid or mount namespace, where the kernel's answers about
+	// it cannot be trusted; see Options.AllowForeignNamespaces.
+	ReasonForeignNamespace = "foreign_namespace"
+	// ReasonSenderNotConnector: a chunk of the request was written by a
+	// process other than the one that connected (a forked child, a process
+	// that took the descriptor with pidfd_getfd or SCM_RIGHTS), or it came
+	// without the sender credentials the kernel attaches.
+	ReasonSenderNotConnector = "sender_not_connector"
+	// ReasonFDPassingRefused: the peer sent file descriptors (SCM_RIGHTS);
+	// they were closed unused and the connection is refused.
+	ReasonFDPassingRefused = "fd_passing_refused"
+	// ReasonPeerExited: the connecting process is gone (or, for a courier,
+	// its parent changed), so no identity can be tied to the connection.
+	ReasonPeerExited = "peer_exited"
+	// ReasonUntrustedFilesystem: the running image lives on FUSE, a network
+	// filesystem or 9p, which can serve the daemon other bytes than execve got.
+	ReasonUntrustedFilesystem = "untrusted_filesystem"
+	// ReasonImageDeleted: the running image was deleted (or replaced) since
+	// the process started.
+	ReasonImageDeleted = "image_deleted"
+	// ReasonImagePathMismatch: the path the kernel reports for the image no
+	// longer names the same file in the daemon's view (replaced, bind-mounted).
+	ReasonImagePathMismatch = "image_path_mismatch"
+	// ReasonCourierChain: keychain-auth's CLI was started by keychain-auth
+	// itself; couriers are not followed more than one level.
+	ReasonCourierChain = "courier_chain"
+	// ReasonIdentityUnavailable: the kernel would not tell (unreadable /proc
+	// entries, a non-dumpable or zombie peer, an unsupported platform).
+	ReasonIdentityUnavailable = "identity_unavailable"
+)
+
+func refuse(reason, format string, args ...any) *Error {
+	return &Error{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}

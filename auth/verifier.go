@@ -1,0 +1,115 @@
+package auth
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configures a Verifier.
+type Options struct {
+	// SelfHash is the "sha256:<hex>" hash of keychain-auth's own image. A
+	// peer running that image is the CLI acting as a courier: Identify then
+	// reports the CLI's parent, with Courier set to the CLI. Empty disables
+	// the courier rule.
+	SelfHash string
+	// AllowForeignNamespaces accepts peers in other user, pid or mount
+	// namespaces (containers). It is an explicit opt-in: inside a user+pid
+	// namespace a process can forge the credentials the sender check relies
+	// on, and image paths are resolved in the daemon's mount namespace, so a
+	// foreign peer usually fails with image_path_mismatch anyway.
+	AllowForeignNamespaces bool
+
+	// weak turns individual checks off; only export_test.go sets it, so the
+	// attack tests can show each attack succeeding before the real check.
+	weak weakening
+}
+
+// weakening names the checks a test can switch off. The fields are exported
+// only so that export_test.go can alias the type for external test packages;
+// the type itself is unexported, so production code cannot name it.
+type weakening struct {
+	NoSenderCheck     bool // Read accepts chunks from anyone, with or without credentials
+	NoPidfd           bool // naive: SO_PEERCRED pid only, no pidfd, no liveness checks
+	NoNamespaceCheck  bool // accept peers in foreign user/pid/mount namespaces
+	NoFilesystemCheck bool // skip fstatfs (FUSE, NFS, 9p images accepted)
+	NoImageChecks     bool // skip the deleted-image and path/inode checks
+	NoScriptArgvCheck bool // any argument naming an existing file becomes Script
+	NoScriptFileCheck bool // skip mode, owner and filesystem checks on scripts
+	AllowPassRights   bool // leave SO_PASSRIGHTS on so SCM_RIGHTS reaches Read
+	KeepPassedFDs     bool // do not close received descriptors (leak canary)
+	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
+}
+
+// Verifier identifies peers of the daemon's socket. It is safe for
+// concurrent use; it holds a bounded cache of image hashes.
+type Verifier struct {
+	opts  Options
+	cache *hashCache
+	sys   verifierSys
+}
+
+// NewVerifier returns a Verifier for the calling process (its euid and
+// namespaces are what peers must share).
+func NewVerifier(opts Options) (*Verifier, error) {
+	v := &Verifier{opts: opts, cache: newHashCache(defaultCacheSize)}
+	if err := v.sys.init(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Peer is one accepted connection whose connecting process is known. Read
+// verifies that every chunk was written by that process; Write and Close
+// act on the connection. A Peer is used by one goroutine at a time.
+type Peer struct {
+	v    *Verifier
+	conn *net.UnixConn
+	raw  syscall.RawConn
+	pid  int
+	uid  uint32
+	// reduced marks a pidfd obtained by pidfd_open (no SO_PEERPIDFD).
+	reduced bool
+	sys     peerSys
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ErrClosed is returned by Read after Close.
+var ErrClosed = errors.New("auth: peer closed")
+
+// Accept ties c to the process that connected it. It checks the peer's uid
+// and namespaces, pins the process with a pidfd, and switches on
+// per-message credentials. Call it once per connection, before any read.
+// On error the caller still owns c.
+func (v *Verifier) Accept(c *net.UnixConn) (*Peer, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, refuse(ReasonIdentityUnavailable, "raw conn: %v", err)
+	}
+	p := &Peer{v: v, conn: c, raw: raw}
+	p.sys.reset()
+	if err := p.setup(); err != nil {
+		p.sys.release()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Write writes to the connection.
+func (p *Peer) Write(b []byte) (int, error) { return p.conn.Write(b) }
+
+// Close closes the connection and releases the peer's pidfd.
+func (p *Peer) Close() error {
+	p.closeOnce.Do(func() {
+		p.closeErr = p.conn.Close()
+		p.sys.release()
+	})
+	return p.closeErr
+}
+
+// SetDeadline sets the read and write deadlines of the connection.
+func (p *Peer) SetDeadline(t time.Time) error { return p.conn.SetDeadline(t) }
