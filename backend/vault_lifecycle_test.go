@@ -1,0 +1,197 @@
+package backend_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/secret"
+)
+
+func wantLocked(t *testing.T, v *backend.Vault) {
+	t.Helper()
+	if !v.Locked() {
+		t.Error("Locked() = false, want true")
+	}
+	_, gerr := v.Get("svc", "k")
+	_, lerr := v.List("svc", "", false)
+	serr := v.Set("svc", []backend.Item{{Key: "n", Value: secret.New("x")}})
+	derr := v.Delete("svc", []string{"k"})
+	for name, err := range map[string]error{"Get": gerr, "List": lerr, "Set": serr, "Delete": derr} {
+		if !errors.Is(err, backend.ErrLocked) {
+			t.Errorf("%s on a locked vault: err = %v, want ErrLocked", name, err)
+		}
+	}
+}
+
+func TestVaultLockUnlock(t *testing.T) {
+	cheapKDF(t)
+	dir := t.TempDir()
+	v := openVault(t, dir, testPass)
+	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("value")})
+	if v.Locked() {
+		t.Fatal("a freshly opened vault reports Locked")
+	}
+	var _ backend.Lockable = v
+	if err := v.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	wantLocked(t, v)
+	if err := v.Lock(); err != nil {
+		t.Errorf("second Lock: %v", err)
+	}
+	if err := v.Unlock(secret.New("wrong")); !errors.Is(err, backend.ErrBadPassphrase) {
+		t.Errorf("Unlock with a wrong passphrase: err = %v, want ErrBadPassphrase", err)
+	}
+	wantLocked(t, v)
+	if err := v.Unlock(secret.New("")); !errors.Is(err, backend.ErrPassphraseRequired) {
+		t.Errorf("Unlock without a passphrase: err = %v, want ErrPassphraseRequired", err)
+	}
+	if err := v.Unlock(secret.New(testPass)); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+	wantValue(t, v, "svc", "k", "value")
+	// A wrong passphrase on an unlocked vault fails and keeps it unlocked.
+	if err := v.Unlock(secret.New("wrong")); !errors.Is(err, backend.ErrBadPassphrase) {
+		t.Errorf("Unlock(wrong) while unlocked: err = %v", err)
+	}
+	wantValue(t, v, "svc", "k", "value")
+}
+
+func TestVaultLockUnlockKeyFile(t *testing.T) {
+	v := openVault(t, t.TempDir(), "")
+	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("value")})
+	if err := v.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	wantLocked(t, v)
+	if err := v.Unlock(secret.New(testPass)); err == nil {
+		t.Error("Unlock of a key-file vault with a passphrase succeeded")
+	}
+	if err := v.Unlock(secret.New("")); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+	wantValue(t, v, "svc", "k", "value")
+}
+
+func TestVaultChangePassphraseFromKeyFile(t *testing.T) {
+	cheapKDF(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, backend.VaultKeyFileName)
+	v := openVault(t, dir, "")
+	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("value")})
+	if err := v.ChangePassphrase(secret.New("")); err == nil {
+		t.Error("ChangePassphrase to an empty passphrase succeeded")
+	}
+	if err := v.ChangePassphrase(secret.New(testPass)); err != nil {
+		t.Fatalf("ChangePassphrase: %v", err)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("key file still there after ChangePassphrase (stat err %v)", err)
+	}
+	if w := v.Info().Warning; w != "" {
+		t.Errorf("Info().Warning after setting a passphrase = %q", w)
+	}
+	wantValue(t, v, "svc", "k", "value")
+	set(t, v, "svc", backend.Item{Key: "k2", Value: secret.New("after")})
+	v.Close()
+	if _, err := backend.OpenVault(dir, backend.VaultOptions{}); !errors.Is(err, backend.ErrPassphraseRequired) {
+		t.Errorf("open without passphrase: err = %v, want ErrPassphraseRequired", err)
+	}
+	v2 := openVault(t, dir, testPass)
+	wantValue(t, v2, "svc", "k", "value")
+	wantValue(t, v2, "svc", "k2", "after")
+}
+
+func TestVaultChangePassphrase(t *testing.T) {
+	cheapKDF(t)
+	dir := t.TempDir()
+	v := openVault(t, dir, "old passphrase")
+	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("value")})
+	if err := v.ChangePassphrase(secret.New("new passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if _, err := backend.OpenVault(dir, backend.VaultOptions{Passphrase: secret.New("old passphrase")}); !errors.Is(err, backend.ErrBadPassphrase) {
+		t.Errorf("open with the old passphrase: err = %v, want ErrBadPassphrase", err)
+	}
+	wantValue(t, openVault(t, dir, "new passphrase"), "svc", "k", "value")
+}
+
+func TestVaultBatchAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	v := openVault(t, dir, "")
+	set(t, v, "svc", backend.Item{Key: "keep", Value: secret.New("old")})
+	before := readVaultFile(t, dir)
+
+	restore := backend.FailVaultWritesForTest(false, errors.New("injected: disk full"))
+	batch := []backend.Item{{Key: "keep", Value: secret.New("new")}, {Key: "a", Value: secret.New("1")}, {Key: "b", Value: secret.New("2")}}
+	if err := v.Set("svc", batch); err == nil {
+		t.Error("Set succeeded although the write failed")
+	}
+	if err := v.Delete("svc", []string{"keep"}); err == nil {
+		t.Error("Delete succeeded although the write failed")
+	}
+	restore()
+	wantValue(t, v, "svc", "keep", "old")
+	if items, _ := v.List("svc", "", false); len(items) != 1 {
+		t.Errorf("after a failed batch: %d items in memory, want 1", len(items))
+	}
+	if after := readVaultFile(t, dir); string(after) != string(before) {
+		t.Error("a failed write changed the vault file")
+	}
+
+	// A failure after the rename (the directory fsync): the file changed,
+	// so memory follows it and the error is still reported.
+	restore = backend.FailVaultWritesForTest(true, errors.New("injected: fsync dir"))
+	if err := v.Set("svc", batch); err == nil {
+		t.Error("Set reported success although the directory fsync failed")
+	}
+	restore()
+	wantValue(t, v, "svc", "a", "1")
+	v.Close()
+	wantValue(t, openVault(t, dir, ""), "svc", "keep", "new")
+}
+
+// Two Vaults on one directory stand for the daemon and an offline command:
+// neither loses the other's writes, and each sees the other's changes.
+func TestVaultTwoWriters(t *testing.T) {
+	cheapKDF(t)
+	dir := t.TempDir()
+	a := openVault(t, dir, testPass)
+	b := openVault(t, dir, testPass)
+	var wg sync.WaitGroup
+	for i, v := range []*backend.Vault{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				k := fmt.Sprintf("w%d-%02d", i, j)
+				if err := v.Set("svc", []backend.Item{{Key: k, Value: secret.New(k)}}); err != nil {
+					t.Errorf("Set %s: %v", k, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, v := range []*backend.Vault{a, b} {
+		if items, err := v.List("svc", "", true); err != nil || len(items) != 40 {
+			t.Errorf("List: %d items (err %v), want 40: a writer lost the other's updates", len(items), err)
+		}
+	}
+	// Re-keyed by "passwd" in another process: the daemon locks itself.
+	if err := b.ChangePassphrase(secret.New("rotated")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get("svc", "w0-00"); !errors.Is(err, backend.ErrLocked) {
+		t.Errorf("Get after another process changed the passphrase: err = %v, want ErrLocked", err)
+	}
+	if err := a.Unlock(secret.New("rotated")); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, a, "svc", "w1-19", "w1-19")
+}
