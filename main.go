@@ -36,7 +36,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	unknown := ""
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if unknown != "" && err == nil {
 		err = usageError("unknown command %q", unknown).hint("run `keychain-auth --help` for the list")
 	}

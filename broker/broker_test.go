@@ -1,3 +1,5 @@
+//go:build linux
+
 package broker
 
 import (
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/keychain-auth/keychain-auth/audit"
 	"github.com/keychain-auth/keychain-auth/auth"
@@ -92,6 +96,14 @@ func (f *fixture) dial() *client {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	// A socketpair has no listener to inherit per-message credentials
+	// from (auth.PrepareListener), so label the daemon's end before the
+	// client writes, as the listener would.
+	for _, opt := range []int{unix.SO_PASSCRED, unix.SO_PASSPIDFD} {
+		if err := unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, opt, 1); err != nil {
+			f.t.Fatalf("setsockopt %d: %v", opt, err)
+		}
 	}
 	ours, theirs := fileConn(f.t, fds[0]), fileConn(f.t, fds[1])
 	done := make(chan struct{})

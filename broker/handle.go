@@ -22,10 +22,10 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 	if err != nil {
 		return s.identityFailed(err), false
 	}
-	if transport.IsStatusRequest(line) {
+	req, err := transport.ParseMessage(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
+	if err == nil && req.Type == transport.TypeStatus {
 		return s.status(), true
 	}
-	req, err := transport.ParseRequest(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
 	if err != nil {
 		s.opt.Logger.Info("malformed request", "pid", id.PID, "err", err)
 		s.audit(decisionRecord(id, nil, transport.StatusError, transport.ReasonMalformed, err.Error()))

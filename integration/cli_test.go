@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 import (
@@ -54,7 +56,7 @@ func TestServeSocketRules(t *testing.T) {
 	if _, ok := st["uptime_seconds"]; !ok {
 		t.Errorf("status --json has no uptime: %v", st)
 	}
-	if w, _ := st["warning"].(string); !strings.Contains(w, "key file") {
+	if w, _ := st["warning"].(string); !strings.Contains(w, "only by") {
 		t.Errorf("status does not warn that at-rest protection is only the key file: %v", st)
 	}
 	e.stop()

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package integration holds black-box tests: they build the keychain-auth
 // binary, start `serve` in a temporary HOME and drive it with real child
 // processes (the CLI, shell scripts, a Go client, the Python and Node
