@@ -96,7 +96,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// Run must return errors, not exit: report maps them to exit codes.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Commands: commands(),
+		Commands:       commands(),
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError

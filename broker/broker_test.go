@@ -318,7 +318,7 @@ type failingStore struct{ backend.Store }
 var errDisk = errors.New("disk on fire at /secret/path")
 
 func (failingStore) Get(string, string) (backend.Item, error) { return backend.Item{}, errDisk }
-func (failingStore) Set(string, []backend.Item) error        { return errDisk }
+func (failingStore) Set(string, []backend.Item) error         { return errDisk }
 
 func TestStoreFailureRevealsNothing(t *testing.T) {
 	f := newFixture(t, Limits{})
