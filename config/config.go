@@ -109,11 +109,11 @@ func Parse(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Empty(), nil
 	}
-	if err := checkDuplicateKeys(data); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	cfg := new(Config)
 	if err := json.Unmarshal(data, cfg); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, withLine(data, err))
+	}
+	if err := checkDuplicateKeys(data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if cfg.ProtocolVersion == "" {
@@ -247,4 +247,15 @@ func NormalizeHash(s string) (string, error) {
 		return "", fmt.Errorf("hash %q is not sha256:<64 hex digits>", s)
 	}
 	return h, nil
+}
+
+// withLine adds the line number to a JSON syntax error, which otherwise
+// reports only a byte offset.
+func withLine(data []byte, err error) error {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) || se.Offset > int64(len(data)) {
+		return err
+	}
+	line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
+	return fmt.Errorf("line %d: %w", line, err)
 }
