@@ -25,6 +25,11 @@ type itemOps interface {
 	deleteOne(service, key string) error
 }
 
+// errDamaged marks an item a store cannot read back (a torn or foreign
+// record under the store's own name). A batch may overwrite or delete it;
+// a rollback cannot restore it and removes it instead.
+var errDamaged = errors.New("item is damaged")
+
 // snapshot is the state of one key before a batch touched it.
 type snapshot struct {
 	key     string
@@ -46,7 +51,7 @@ func takeSnapshots(ops itemOps, service string, keys []string) ([]snapshot, erro
 		switch {
 		case err == nil:
 			snaps = append(snaps, snapshot{key: k, existed: true, prev: prev})
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound), errors.Is(err, errDamaged):
 			snaps = append(snaps, snapshot{key: k})
 		default:
 			return nil, fmt.Errorf("read %q before writing: %w", k, err)
