@@ -15,7 +15,7 @@ import (
 // right after a load could leave every stat field unchanged; a file
 // changed this recently is therefore re-read on every call until it has
 // aged, the way git treats "racily clean" index entries.
-const racyWindow = 2 * time.Second
+var racyWindow = 2 * time.Second
 
 // Source serves the current policy to the daemon, one call per request.
 // Current costs one stat(2) while the file is unchanged; it re-reads the
