@@ -29,7 +29,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(name)
 		return fmt.Errorf("write %s: %w", base, err)
 	}
-	if err := os.Rename(name, path); err != nil {
+	if err := replaceFile(name, path); err != nil {
 		_ = os.Remove(name)
 		return fmt.Errorf("write %s: %w", base, err)
 	}

@@ -208,7 +208,7 @@ func TestPendingBrokenFile(t *testing.T) {
 
 func TestPendingConcurrentGoroutines(t *testing.T) {
 	p := &Pending{Path: filepath.Join(t.TempDir(), PendingFile), Max: 1000}
-	const workers, each = 6, 25
+	const workers, each = 4, 10
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

@@ -16,3 +16,6 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// replaceFile renames src over dst; rename(2) is atomic for readers.
+func replaceFile(src, dst string) error { return os.Rename(src, dst) }
