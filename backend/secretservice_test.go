@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -377,6 +378,42 @@ func TestSecretServiceManySessions(t *testing.T) {
 		_ = s.bus.call(sess.path, "org.freedesktop.Secret.Session.Close", nil)
 		if err != nil || string(got) != want.Reveal() {
 			t.Fatalf("session %d: read %d bytes, %v", i, len(got), err)
+		}
+	}
+}
+
+// godbus's own session-bus lookup runs dbus-launch when no address is set
+// (the canary shows it here with a fake dbus-launch that leaves a marker);
+// Open, auto or named, must never do that.
+func TestOpenNeverAutolaunchesABus(t *testing.T) {
+	bin := t.TempDir()
+	marker := bin + "/launched"
+	script := "#!/bin/sh\n: > " + marker + "\nexit 1\n"
+	if err := os.WriteFile(bin+"/dbus-launch", []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+
+	if _, err := os.Stat("/run/user/" + strconv.Itoa(os.Getuid()) + "/bus"); err == nil {
+		t.Skip("a bus socket exists in /run/user; godbus would use it instead of autolaunching, so the canary cannot run")
+	}
+	if conn, err := dbus.ConnectSessionBus(); err == nil {
+		_ = conn.Close()
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("canary: godbus's ConnectSessionBus did not run the fake dbus-launch (%v); the test cannot see an autolaunch", err)
+	}
+	_ = os.Remove(marker)
+
+	for _, name := range []string{NameAuto, NameSecretService} {
+		s, _, _ := Open(name, Options{DataDir: t.TempDir()})
+		if s != nil {
+			_ = s.Close()
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("Open(%s) ran dbus-launch", name)
 		}
 	}
 }
