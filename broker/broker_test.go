@@ -27,7 +27,7 @@ import (
 // is its own client over a socketpair, so the identity the verifier reports
 // is this test binary.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	store   backend.Store
 	cfgPath string
@@ -36,7 +36,7 @@ type fixture struct {
 	self    auth.Image
 }
 
-func newFixture(t *testing.T, lim Limits) *fixture {
+func newFixture(t testing.TB, lim Limits) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	exe, err := os.Executable()
@@ -85,7 +85,7 @@ func (f *fixture) allow(read, write []string, search bool) {
 
 // client is the test's end of one connection.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn *net.UnixConn
 	r    *bufio.Reader
 	done chan struct{}
@@ -113,7 +113,7 @@ func (f *fixture) dial() *client {
 	return c
 }
 
-func fileConn(t *testing.T, fd int) *net.UnixConn {
+func fileConn(t testing.TB, fd int) *net.UnixConn {
 	t.Helper()
 	file := os.NewFile(uintptr(fd), "socketpair")
 	defer file.Close()
@@ -376,5 +376,24 @@ func TestStatusMessage(t *testing.T) {
 	}
 	if st["type"] != "STATUS" || st["version"] != "test" || st["endpoint"] != "socketpair" || st["backend"] == "" {
 		t.Errorf("status = %v", st)
+	}
+}
+
+func TestBrokenPolicyAllowsNothingAndQueuesNothing(t *testing.T) {
+	f := newFixture(t, Limits{})
+	f.allow([]string{"app"}, nil, false)
+	c := f.dial()
+	read := `{"type":"REQUEST","action":"read","service":"app","targets":["k"]}`
+	if got := c.ask(read); !strings.Contains(got, "success") {
+		t.Fatalf("before the edit: %s", got)
+	}
+	if err := os.WriteFile(f.cfgPath, []byte(`{"registered_binaries":[{"path":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ask(read); got != `{"type":"RESPONSE","status":"error","reason":"internal_error"}` {
+		t.Fatalf("with a broken policy file: %s", got)
+	}
+	if recs, _ := f.pending.List(); len(recs) != 0 {
+		t.Errorf("a broken policy queued the caller: %+v", recs)
 	}
 }

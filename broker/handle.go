@@ -33,12 +33,11 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 	}
 	cfg, err := s.opt.Policy.Current()
 	if err != nil {
-		// The source keeps the last good policy, or none; either way a
-		// broken file never widens access. Say so once per request.
-		s.opt.Logger.Error("policy file unreadable", "err", err)
-		if cfg == nil {
-			cfg = &config.Config{}
-		}
+		// A policy file that does not parse allows nothing, and the caller
+		// is not queued for approval as if it were unknown.
+		s.opt.Logger.Error("policy file unusable; refusing requests until it is fixed", "err", err)
+		s.audit(decisionRecord(id, req, transport.StatusError, transport.ReasonInternalError, err.Error()))
+		return errorResponse(transport.ReasonInternalError), true
 	}
 	d := policy.Decide(cfg, id, req)
 	if !d.Allowed {

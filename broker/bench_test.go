@@ -1,0 +1,214 @@
+//go:build linux
+
+package broker
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/secret"
+	"github.com/keychain-auth/keychain-auth/transport"
+)
+
+// The benchmarks here measure the daemon as clients meet it: a real unix
+// socket, the real verifier and the real file vault. Each reports medians
+// per operation and a ratio against a yardstick measured in the same loop,
+// so that a busy machine shifts both alike. Figures: docs/performance.md.
+
+// served starts the server on a unix socket in a temp dir with the vault.
+func served(b *testing.B) (*fixture, string) {
+	b.Helper()
+	f := newFixture(b, Limits{})
+	vault, err := backend.OpenVault(b.TempDir(), backend.VaultOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { vault.Close() })
+	f.srv.opt.Store = vault
+	f.store = vault
+	path := filepath.Join(b.TempDir(), "s", "agent.sock")
+	ln, err := transport.Listen(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := auth.PrepareListener(ln.Unix()); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.srv.Serve(ctx, ln.Unix()); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; ln.Close() })
+	return f, path
+}
+
+// echoServer answers every line with a fixed response line: the bare cost
+// of a round trip over a unix socket, the yardstick for the daemon's.
+func echoServer(b *testing.B) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "echo.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadSlice('\n'); err != nil {
+						return
+					}
+					if _, err := c.Write([]byte(`{"type":"RESPONSE","status":"success","results":[{"target":"db","value":"v"}]}` + "\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return path
+}
+
+type lineConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialLine(b *testing.B, path string) *lineConn {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &lineConn{c: c, r: bufio.NewReader(c)}
+}
+
+func (l *lineConn) roundTrip(b *testing.B, req []byte) string {
+	if _, err := l.c.Write(req); err != nil {
+		b.Fatal(err)
+	}
+	line, err := l.r.ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	return line
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// settle backdates the policy file: the source rereads a file changed in
+// the last two seconds on every request (coarse file-system clocks), which
+// is the cost of an edit, not of the steady state being measured.
+func settle(b *testing.B, f *fixture) {
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(f.cfgPath, old, old); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// report prints medians and the ratio of the measured to the yardstick.
+func report(b *testing.B, measured, yardstick []time.Duration) {
+	m := median(measured)
+	b.ReportMetric(float64(m.Nanoseconds()), "median-ns/op")
+	if len(yardstick) > 0 {
+		y := median(yardstick)
+		b.ReportMetric(float64(y.Nanoseconds()), "yardstick-median-ns/op")
+		b.ReportMetric(float64(m)/float64(y), "x-yardstick")
+	}
+}
+
+const readReq = `{"type":"REQUEST","action":"read","service":"app","targets":["db"]}` + "\n"
+
+// BenchmarkExactRead is an exact read's round trip on a kept connection,
+// against a bare echo round trip over a unix socket in the same loop.
+func BenchmarkExactRead(b *testing.B) {
+	f, path := served(b)
+	f.allow([]string{"app"}, []string{"app"}, false)
+	settle(b, f)
+	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
+		b.Fatal(err)
+	}
+	kc, echo := dialLine(b, path), dialLine(b, echoServer(b))
+	if got := kc.roundTrip(b, []byte(readReq)); !strings.Contains(got, `"value":"v"`) {
+		b.Fatalf("read: %s", got)
+	}
+	var measured, yard []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		echo.roundTrip(b, []byte(readReq))
+		t1 := time.Now()
+		kc.roundTrip(b, []byte(readReq))
+		yard, measured = append(yard, t1.Sub(t0)), append(measured, time.Since(t1))
+	}
+	report(b, measured, yard)
+}
+
+// BenchmarkConnectAndRead is a new connection, its identification (with
+// the image hash cached) and one exact read, against a new connection and
+// one round trip to the echo server.
+func BenchmarkConnectAndRead(b *testing.B) {
+	f, path := served(b)
+	f.allow([]string{"app"}, nil, false)
+	settle(b, f)
+	echoPath := echoServer(b)
+	var measured, yard []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		e := dialLine(b, echoPath)
+		e.roundTrip(b, []byte(readReq))
+		e.c.Close()
+		t1 := time.Now()
+		k := dialLine(b, path)
+		if got := k.roundTrip(b, []byte(readReq)); !strings.Contains(got, "success") {
+			b.Fatalf("read: %s", got)
+		}
+		k.c.Close()
+		yard, measured = append(yard, t1.Sub(t0)), append(measured, time.Since(t1))
+	}
+	report(b, measured, yard)
+}
+
+// BenchmarkPrefixRead10k reads 10,000 keys with their values in one
+// prefix request on a kept connection (the target: under 50 ms).
+func BenchmarkPrefixRead10k(b *testing.B) {
+	f, path := served(b)
+	f.allow([]string{"app"}, nil, true)
+	settle(b, f)
+	items := make([]backend.Item, 10000)
+	for i := range items {
+		items[i] = backend.Item{Key: fmt.Sprintf("k/%05d", i), Value: secret.New(fmt.Sprintf("value-%05d", i))}
+	}
+	if err := f.store.Set("app", items); err != nil {
+		b.Fatal(err)
+	}
+	req := []byte(`{"type":"REQUEST","action":"read","service":"app","match":"prefix","targets":["k/"]}` + "\n")
+	c := dialLine(b, path)
+	var measured []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		got := c.roundTrip(b, req)
+		measured = append(measured, time.Since(t0))
+		if n := strings.Count(got, `"target"`); n != 10000 {
+			b.Fatalf("prefix read returned %d results", n)
+		}
+	}
+	report(b, measured, nil)
+}
