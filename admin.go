@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,12 +56,20 @@ func hashProgram(path string) (auth.Image, error) {
 
 // normalizeHash accepts "sha256:<hex>" or bare hex, as list-pending shows it.
 func normalizeHash(h string) (string, error) {
-	h = strings.ToLower(strings.TrimSpace(h))
-	h = strings.TrimPrefix(h, "sha256:")
-	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+	n, err := config.NormalizeHash(strings.TrimSpace(h))
+	if err != nil {
 		return "", usageError("%q is not a SHA-256 hash (64 hex digits, optionally prefixed sha256:)", h)
 	}
-	return "sha256:" + h, nil
+	return n, nil
+}
+
+// printable quotes a string that holds control characters, so that a
+// program named "x\nPath: /usr/bin/good" cannot forge lines in our output.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // updatePolicy runs fn on the policy under the file lock and saves it.

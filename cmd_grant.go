@@ -123,12 +123,12 @@ func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) er
 			return notRegistered(path)
 		}
 		if grant {
-			e.AllowedReadServices = addAll(e.AllowedReadServices, pc.read)
-			e.AllowedWriteServices = addAll(e.AllowedWriteServices, pc.write)
+			e.GrantRead(pc.read...)
+			e.GrantWrite(pc.write...)
 			e.CanSearch = e.CanSearch || pc.search
 		} else {
-			e.AllowedReadServices = removeAll(e.AllowedReadServices, pc.read)
-			e.AllowedWriteServices = removeAll(e.AllowedWriteServices, pc.write)
+			e.RevokeRead(pc.read...)
+			e.RevokeWrite(pc.write...)
 			e.CanSearch = e.CanSearch && !pc.search
 		}
 		after = *e
@@ -158,23 +158,4 @@ func revokeAll(c *cli.Context, arg string) error {
 		fmt.Fprintf(c.App.Writer, "Revoked every permission of %s\n", path)
 	}
 	return err
-}
-
-func addAll(list, add []string) []string {
-	for _, s := range add {
-		if !slices.Contains(list, s) {
-			list = append(list, s)
-		}
-	}
-	return list
-}
-
-func removeAll(list, remove []string) []string {
-	out := []string{}
-	for _, s := range list {
-		if !slices.Contains(remove, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }

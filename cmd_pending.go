@@ -50,9 +50,9 @@ func printPending(c *cli.Context, recs []config.PendingRecord) {
 	}
 	fmt.Fprintf(w, "Found %d pending binaries waiting for authorization:\n\n", len(recs))
 	for _, r := range recs {
-		fmt.Fprintf(w, "Path:      %s\n", r.Path)
+		fmt.Fprintf(w, "Path:      %s\n", printable(r.Path))
 		fmt.Fprintf(w, "Hash:      %s\n", r.Hash)
-		fmt.Fprintf(w, "Command:   %s\n", r.CommandLine)
+		fmt.Fprintf(w, "Command:   %s\n", printable(r.CommandLine))
 		fmt.Fprintf(w, "Attempted: %s\n", r.Timestamp.Local().Format(time.RFC3339))
 		fmt.Fprintln(w, strings.Repeat("-", 72))
 	}

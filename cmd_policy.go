@@ -43,7 +43,7 @@ func policyCommand() *cli.Command {
 
 func printEntry(c *cli.Context, e *config.Entry) {
 	w := c.App.Writer
-	fmt.Fprintf(w, "%s\n", e.Path)
+	fmt.Fprintf(w, "%s\n", printable(e.Path))
 	fmt.Fprintf(w, "  hash:       %s\n", e.Hash)
 	fmt.Fprintf(w, "  registered: %s\n", e.RegisteredAt)
 	fmt.Fprintf(w, "  read:       %s\n", listOrNone(e.AllowedReadServices))
