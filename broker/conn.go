@@ -21,7 +21,7 @@ func (s *Server) serveConn(c *net.UnixConn) {
 	defer c.Close()
 	peer, err := s.opt.Verifier.Accept(c)
 	if err != nil {
-		s.refuseIdentity(c, nil, err)
+		s.refuseIdentity(c, err)
 		return
 	}
 	defer peer.Close()
@@ -54,7 +54,7 @@ func (s *Server) readFailed(c *net.UnixConn, err error) {
 		s.opt.Logger.Warn("request line over the limit; closing", "limit", s.opt.Limits.MaxLine)
 		s.finish(c, errorResponse(transport.ReasonMalformed))
 	case errors.As(err, &aerr):
-		s.refuseIdentity(c, nil, err)
+		s.refuseIdentity(c, err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		s.finish(c, errorResponse(transport.ReasonIdleTimeout))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
@@ -64,15 +64,8 @@ func (s *Server) readFailed(c *net.UnixConn, err error) {
 }
 
 // refuseIdentity answers an identity failure with its reason and closes.
-func (s *Server) refuseIdentity(c *net.UnixConn, req *transport.Request, err error) {
-	reason := auth.ReasonIdentityUnavailable
-	var aerr *auth.Error
-	if errors.As(err, &aerr) {
-		reason = aerr.Reason
-	}
-	s.opt.Logger.Warn("caller refused", "reason", reason, "err", err)
-	s.audit(decisionRecord(nil, req, transport.StatusDenied, reason, err.Error()))
-	s.finish(c, &transport.Response{Type: transport.TypeResponse, Status: transport.StatusDenied, Reason: reason})
+func (s *Server) refuseIdentity(c *net.UnixConn, err error) {
+	s.finish(c, s.identityFailed(err))
 }
 
 // finish writes a last response and closes gracefully.
