@@ -93,4 +93,3 @@ func notRegistered(path string) *cliError {
 	return fail(exitUnregistered, "%s is not registered", path).hint("register it with `keychain-auth register %s`", path)
 }
 
-func now() string { return time.Now().UTC().Format(time.RFC3339) }

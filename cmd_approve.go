@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -39,10 +40,7 @@ func approve(c *cli.Context, hashArg, pathArg string) error {
 			e.Hash = hash
 			return nil
 		}
-		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.Entry{
-			Path: path, Hash: hash, RegisteredAt: now(),
-			AllowedReadServices: []string{}, AllowedWriteServices: []string{},
-		})
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(path, hash, time.Now()))
 		return nil
 	})
 	if err != nil {

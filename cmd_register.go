@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keychain-auth/keychain-auth/auth"
 	"github.com/keychain-auth/keychain-auth/config"
 )
 
@@ -23,15 +25,7 @@ func registerCommand() *cli.Command {
 }
 
 func register(c *cli.Context, arg string) error {
-	path, err := resolvePath(arg)
-	if err != nil {
-		return err
-	}
-	img, err := hashProgram(path)
-	if err != nil {
-		return err
-	}
-	err = updatePolicy(func(cfg *config.Config) error {
+	return recordProgram(c, arg, "Registered %s with hash %s\n", func(cfg *config.Config, img auth.Image) error {
 		if _, e := cfg.Find(img.Path); e != nil {
 			if e.Hash == img.Hash {
 				return fail(exitError, "%s is already registered with this hash", img.Path)
@@ -39,18 +33,9 @@ func register(c *cli.Context, arg string) error {
 			return fail(exitError, "%s is already registered with another hash", img.Path).
 				hint("after an update, use `keychain-auth upgrade %s`", img.Path)
 		}
-		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.Entry{
-			Path: img.Path, Hash: img.Hash, RegisteredAt: now(),
-			AllowedReadServices: []string{}, AllowedWriteServices: []string{},
-		})
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(img.Path, img.Hash, time.Now()))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	forgetPending(img.Hash)
-	fmt.Fprintf(c.App.Writer, "Registered %s with hash %s\n", img.Path, img.Hash)
-	return nil
 }
 
 func upgradeCommand() *cli.Command {
@@ -62,15 +47,7 @@ func upgradeCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usageError("upgrade takes PATH")
 			}
-			path, err := resolvePath(c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			img, err := hashProgram(path)
-			if err != nil {
-				return err
-			}
-			err = updatePolicy(func(cfg *config.Config) error {
+			return recordProgram(c, c.Args().Get(0), "Upgraded %s to new hash %s\n", func(cfg *config.Config, img auth.Image) error {
 				_, e := cfg.Find(img.Path)
 				if e == nil {
 					return notRegistered(img.Path)
@@ -78,14 +55,27 @@ func upgradeCommand() *cli.Command {
 				e.Hash = img.Hash
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-			forgetPending(img.Hash)
-			fmt.Fprintf(c.App.Writer, "Upgraded %s to new hash %s\n", img.Path, img.Hash)
-			return nil
 		},
 	}
+}
+
+// recordProgram hashes the file at arg, applies change to the policy under
+// its lock, drops the program from the approval queue and prints done.
+func recordProgram(c *cli.Context, arg, done string, change func(*config.Config, auth.Image) error) error {
+	path, err := resolvePath(arg)
+	if err != nil {
+		return err
+	}
+	img, err := hashProgram(path)
+	if err != nil {
+		return err
+	}
+	if err := updatePolicy(func(cfg *config.Config) error { return change(cfg, img) }); err != nil {
+		return err
+	}
+	forgetPending(img.Hash)
+	fmt.Fprintf(c.App.Writer, done, img.Path, img.Hash)
+	return nil
 }
 
 func unregisterCommand() *cli.Command {
