@@ -92,4 +92,3 @@ func loadPolicy() (*config.Config, error) {
 func notRegistered(path string) *cliError {
 	return fail(exitUnregistered, "%s is not registered", path).hint("register it with `keychain-auth register %s`", path)
 }
-
