@@ -53,8 +53,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// build builds pkg as a release would (.goreleaser.yaml): no cgo, no
+// urfave/cli doc generator, stripped.
 func build(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -65,7 +67,7 @@ func build(out, pkg string) error {
 
 // env is one isolated user: a HOME with its own config, data and socket.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	home   string
 	socket string
 	vars   []string
@@ -76,7 +78,7 @@ type env struct {
 	done   chan struct{}
 }
 
-func newEnv(t *testing.T, extra ...string) *env {
+func newEnv(t testing.TB, extra ...string) *env {
 	t.Helper()
 	home := t.TempDir()
 	run := filepath.Join(home, "run")
@@ -207,7 +209,7 @@ func (e *env) mustKA(args ...string) string {
 }
 
 // script writes an executable file into dir (mode 0755, dir not writable by others).
-func writeScript(t *testing.T, dir, name, body string) string {
+func writeScript(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
@@ -217,7 +219,7 @@ func writeScript(t *testing.T, dir, name, body string) string {
 }
 
 // copyFile copies src to dst with mode.
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -230,7 +232,7 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 
 // session is a Go client holding one connection open (the relay program).
 type session struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Reader
