@@ -25,6 +25,10 @@ const (
 // given. Callers branch on it to prompt for one.
 var ErrPassphraseRequired = errors.New("vault is protected by a passphrase; none was given")
 
+// ErrKeyFileVault: a passphrase was given for a vault that is protected by
+// a key file. Unlock and passwd answer it as a wrong passphrase.
+var ErrKeyFileVault = errPassphraseNotUsed
+
 var (
 	errPassphraseNotUsed = errors.New("vault is protected by a key file, not a passphrase")
 	errVaultClosed       = errors.New("vault is closed")
@@ -230,4 +234,23 @@ func (v *Vault) usable() error {
 		return ErrLocked
 	}
 	return nil
+}
+
+// VaultProtection reports whether dir holds a vault and whether that vault
+// is protected by a passphrase (else by its key file). It reads only the
+// plaintext header, so the CLI can tell whether to ask for the current
+// passphrase before it changes one.
+func VaultProtection(dir string) (exists, passphrase bool, err error) {
+	raw, err := os.ReadFile(filepath.Join(dir, VaultFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("read vault: %w", err)
+	}
+	h, err := parseHeader(raw)
+	if err != nil {
+		return true, false, fmt.Errorf("read vault header: %w", err)
+	}
+	return true, h.mode == modePassphrase, nil
 }

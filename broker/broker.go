@@ -62,6 +62,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+
+	life lifeState // lock, unlock, passwd and the idle auto-lock (lifecycle.go)
 }
 
 // New returns a Server; zero limits take their defaults.

@@ -22,9 +22,13 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 	if err != nil {
 		return s.identityFailed(err), false
 	}
+	s.touch()
 	req, err := transport.ParseMessage(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
 	if err == nil && req.Type == transport.TypeStatus {
 		return s.status(), true
+	}
+	if err == nil && isLifecycle(req.Type) {
+		return s.lifecycle(id, req), true
 	}
 	if err != nil {
 		s.opt.Logger.Info("malformed request", "pid", id.PID, "err", err)

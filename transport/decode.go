@@ -39,6 +39,8 @@ const (
 	fTargets
 	fValues
 	fAttributes
+	fPassphrase
+	fNewPassphrase
 )
 
 // rawRequest is a decoded line before envelope validation.
@@ -51,6 +53,10 @@ type rawRequest struct {
 	targets    []string
 	values     []string
 	attributes map[string]string
+	// passphrase and newPassphrase belong to UNLOCK and PASSWD only; they
+	// become secret.Value in adminMessage.
+	passphrase    string
+	newPassphrase string
 }
 
 // ParseRequest decodes and validates one request line (without its
@@ -68,10 +74,12 @@ func ParseRequest(line []byte, lim Limits) (*Request, error) {
 }
 
 // ParseMessage decodes one line from a client, which is either a request or
-// the admin message {"type":"STATUS"}. It returns a Request whose Type tells
-// them apart: TypeRequest (fully validated, as ParseRequest) or TypeStatus
-// (every other field empty; a STATUS line with any other key is
-// malformed). Every error wraps ErrMalformed.
+// one of the admin messages STATUS, LOCK, UNLOCK and PASSWD. It returns a
+// Request whose Type tells them apart: TypeRequest (fully validated, as
+// ParseRequest) or an admin type, which carries exactly its own keys (STATUS
+// and LOCK: none; UNLOCK: passphrase; PASSWD: passphrase and a non-empty
+// new_passphrase) and leaves every other field empty. Every error wraps
+// ErrMalformed and never contains a passphrase.
 func ParseMessage(line []byte, lim Limits) (*Request, error) {
 	raw, err := decodeLine(line)
 	if err != nil {
@@ -80,12 +88,10 @@ func ParseMessage(line []byte, lim Limits) (*Request, error) {
 	switch {
 	case raw.seen&fType == 0:
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
-	case raw.typ == TypeStatus && raw.seen != fType:
-		return nil, fmt.Errorf("%w: a STATUS message takes no other field", ErrMalformed)
-	case raw.typ == TypeStatus:
-		return &Request{Type: TypeStatus}, nil
 	case raw.typ != TypeRequest:
-		return nil, fmt.Errorf("%w: type must be %s or %s", ErrMalformed, TypeRequest, TypeStatus)
+		return raw.adminMessage()
+	case raw.seen&(fPassphrase|fNewPassphrase) != 0:
+		return nil, fmt.Errorf("%w: a REQUEST takes no passphrase", ErrMalformed)
 	}
 	if err := raw.validate(lim); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
@@ -170,12 +176,20 @@ func (raw *rawRequest) member(s *scanner, key string, at int) error {
 		raw.values, err = s.strings(key)
 	case fAttributes:
 		raw.attributes, err = s.stringMap(key)
+	case fPassphrase:
+		raw.passphrase, err = s.str(key)
+	case fNewPassphrase:
+		raw.newPassphrase, err = s.str(key)
 	}
 	return err
 }
 
 func fieldBit(key string) int {
 	switch key {
+	case "passphrase":
+		return fPassphrase
+	case "new_passphrase":
+		return fNewPassphrase
 	case "type":
 		return fType
 	case "action":
@@ -325,4 +339,28 @@ func (raw *rawRequest) request() *Request {
 		req.Attributes = raw.attributes
 	}
 	return req
+}
+
+// adminKeys is the exact key set of each admin message type.
+var adminKeys = map[string]int{
+	TypeStatus: fType,
+	TypeLock:   fType,
+	TypeUnlock: fType | fPassphrase,
+	TypePasswd: fType | fPassphrase | fNewPassphrase,
+}
+
+// adminMessage builds an admin message after checking that it carries
+// exactly its own keys. Passphrases become secret.Value here.
+func (raw *rawRequest) adminMessage() (*Request, error) {
+	want, ok := adminKeys[raw.typ]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: type must be %s, %s, %s, %s or %s", ErrMalformed,
+			TypeRequest, TypeStatus, TypeLock, TypeUnlock, TypePasswd)
+	case raw.seen != want:
+		return nil, fmt.Errorf("%w: a %s message takes exactly the keys of its type", ErrMalformed, raw.typ)
+	case raw.typ == TypePasswd && raw.newPassphrase == "":
+		return nil, fmt.Errorf("%w: empty new_passphrase", ErrMalformed)
+	}
+	return &Request{Type: raw.typ, Passphrase: secret.New(raw.passphrase), NewPassphrase: secret.New(raw.newPassphrase)}, nil
 }

@@ -22,6 +22,15 @@ const (
 	// TypeStatus is both the admin request {"type":"STATUS"} and the type of
 	// the StatusInfo answer.
 	TypeStatus = "STATUS"
+	// TypeLock is the admin message {"type":"LOCK"}: lock a lockable store.
+	TypeLock = "LOCK"
+	// TypeUnlock is the admin message {"type":"UNLOCK","passphrase":"..."}
+	// (an empty passphrase unlocks a key-file vault).
+	TypeUnlock = "UNLOCK"
+	// TypePasswd is the admin message {"type":"PASSWD","passphrase":"old",
+	// "new_passphrase":"new"}: re-key the open vault in place. passphrase is
+	// empty for a vault protected by a key file.
+	TypePasswd = "PASSWD"
 )
 
 // Actions.
@@ -80,6 +89,14 @@ const (
 	ReasonInjectedEnvironment = "injected_environment"
 	// ReasonTracedProcess (denied): the caller is being traced.
 	ReasonTracedProcess = "traced_process"
+	// ReasonBadPassphrase (denied): UNLOCK or PASSWD carried a passphrase
+	// that does not open the vault. The daemon waits a moment before it
+	// answers, so guesses over one connection are slow.
+	ReasonBadPassphrase = "bad_passphrase"
+	// ReasonNotLockable (error): LOCK, UNLOCK or PASSWD sent to a daemon
+	// whose store cannot be locked or re-keyed by keychain-auth (a native
+	// keyring: lock it with the system's own tools).
+	ReasonNotLockable = "not_lockable"
 )
 
 // Request is one client request. ParseRequest fills it from a line and
@@ -94,6 +111,10 @@ type Request struct {
 	Targets    []string          `json:"targets,omitempty"`
 	Values     []secret.Value    `json:"values,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// Passphrase (UNLOCK, PASSWD: the current one) and NewPassphrase
+	// (PASSWD) are set only for the admin messages of those types.
+	Passphrase    secret.Value `json:"passphrase,omitempty"`
+	NewPassphrase secret.Value `json:"new_passphrase,omitempty"`
 }
 
 // Response answers one Request. Reason is empty (and omitted) on success.

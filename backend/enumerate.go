@@ -1,0 +1,32 @@
+package backend
+
+import (
+	"maps"
+	"slices"
+)
+
+// Enumerator is a store that can list the services it holds items in, so
+// that `keychain-auth migrate` can copy a whole store. It is optional: the
+// daemon never needs it. Services returns each service once, sorted, and
+// only services of items keychain-auth wrote (never another application's
+// items in a shared keyring).
+type Enumerator interface {
+	Services() ([]string, error)
+}
+
+var _ Enumerator = (*Vault)(nil)
+
+// Services lists the vault's services that hold at least one item.
+func (v *Vault) Services() ([]string, error) {
+	d, err := v.current()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(d)) {
+		if sd := d[name]; sd != nil && len(sd.keys) > 0 {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
