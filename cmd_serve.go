@@ -44,6 +44,8 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-conns", Value: def.MaxConns, Usage: "most connections served at once"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: def.IdleTimeout, Usage: "close a connection idle this long"},
 			&cli.IntFlag{Name: "max-pending", Value: 100, Usage: "most programs waiting for approval"},
+			&cli.DurationFlag{Name: "auto-lock", Value: 0, EnvVars: []string{"KEYCHAIN_AUTH_AUTO_LOCK"},
+				Usage: "lock the file vault after this long without a request (0: never); `keychain-auth unlock` opens it again"},
 		},
 		Action: func(c *cli.Context) error {
 			lim := broker.Limits{MaxLine: c.Int("max-line"), MaxTargets: c.Int("max-targets"),
@@ -51,6 +53,7 @@ func serveCommand() *cli.Command {
 			return serve(c.Context, serveOptions{
 				socket: c.String("socket"), backend: c.String("backend"), limits: lim,
 				maxPending: c.Int("max-pending"), foreignNS: c.Bool("allow-foreign-namespaces"),
+				autoLock: c.Duration("auto-lock"),
 			})
 		},
 	}
@@ -61,6 +64,7 @@ type serveOptions struct {
 	limits          broker.Limits
 	maxPending      int
 	foreignNS       bool
+	autoLock        time.Duration
 }
 
 func serve(ctx context.Context, o serveOptions) error {
@@ -85,6 +89,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("open backend %q: %w", o.backend, err)
 	}
 	defer store.Close()
+	if err := rememberBackend(dataDir, sel); err != nil {
+		return err
+	}
+	if _, ok := store.(backend.Lockable); o.autoLock > 0 && !ok {
+		return fail(exitUsage, "--auto-lock needs a store keychain-auth can lock (the file vault), not %s", sel.Name)
+	}
 	info := store.Info()
 	log.Info("backend selected", "backend", info.Name, "why", sel.Reason, "at_rest", info.AtRest)
 	if info.Warning != "" {
@@ -125,6 +135,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	})
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.autoLock > 0 {
+		log.Info("auto-lock on: the vault locks after this long without a request", "idle", o.autoLock.String())
+		go srv.AutoLock(ctx, o.autoLock)
+	}
 	log.Info("listening", "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
 	err = srv.Serve(ctx, ln.Unix())
 	log.Info("shutting down")
@@ -177,4 +191,34 @@ func selfImage() (auth.Image, error) {
 		return auth.Image{}, err
 	}
 	return auth.HashFile(exe)
+}
+
+// backendRecordFile, in the data directory, names the store the daemon used
+// last. auto can pick a different store from one start to the next (a
+// keyring locked at boot makes it fall back to the vault), and every secret
+// would then look missing; the record turns that into a clear refusal.
+const backendRecordFile = "backend"
+
+// rememberBackend checks auto's choice against the record and writes the
+// record: auto may only choose what was chosen before (or anything on the
+// first start); a store named with --backend always updates it.
+func rememberBackend(dataDir string, sel backend.Selection) error {
+	path := filepath.Join(dataDir, backendRecordFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read backend record: %w", err)
+	}
+	last := strings.TrimSpace(string(b))
+	if sel.Requested == backend.NameAuto && last != "" && last != sel.Name {
+		return fail(exitError, "backend auto chose %s (%s), but the daemon used %s last time; its secrets would look missing", sel.Name, sel.Reason, last).
+			hint("choose one: `keychain-auth serve --backend %s` to keep using it (unlock it first if it is a locked keyring), `--backend %s` to switch, or copy the items with `keychain-auth migrate --from %s --to %s` and then start with `--backend %s`",
+				last, sel.Name, last, sel.Name, sel.Name)
+	}
+	if last == sel.Name {
+		return nil
+	}
+	if err := config.WriteFileAtomic(path, []byte(sel.Name+"\n"), 0o600); err != nil {
+		return fmt.Errorf("record backend choice: %w", err)
+	}
+	return nil
 }

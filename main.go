@@ -116,5 +116,6 @@ func commands() []*cli.Command {
 		registerCommand(), upgradeCommand(), approveCommand(), listPendingCommand(),
 		grantCommand(), revokeCommand(), unregisterCommand(), authorizeCommand(),
 		policyCommand(), checkCommand(), statusCommand(), auditCommand(), versionCommand(),
+		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(),
 	}
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/config"
+	"github.com/keychain-auth/keychain-auth/secret"
+	"github.com/keychain-auth/keychain-auth/transport"
+)
+
+func passwdCommand() *cli.Command {
+	return &cli.Command{
+		Name: "passwd",
+		Usage: "set or change the file vault's passphrase (a key-file vault becomes a passphrase vault); " +
+			"through the running daemon if there is one, else on the vault file",
+		Flags: []cli.Flag{socketFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usageError("passwd takes no arguments; passphrases are read from the terminal or stdin")
+			}
+			return passwd(c)
+		},
+	}
+}
+
+// passwd re-keys the vault. With a daemon running it must go through the
+// daemon, which re-keys its open vault in place and stays unlocked (a
+// change behind its back would lock it). Without one, the vault is opened
+// here; its file lock keeps a daemon started meanwhile out until done.
+func passwd(c *cli.Context) error {
+	dir, err := config.DataDir()
+	if err != nil {
+		return err
+	}
+	a, endpoint, err := dialAdmin(c)
+	var ce *cliError
+	if errors.As(err, &ce) && ce.code == exitNotRunning {
+		a = nil
+	} else if err != nil {
+		return err
+	}
+	if a != nil {
+		defer a.close()
+	}
+	old, next, err := askPassphrases(c, dir)
+	if err != nil {
+		return err
+	}
+	if a != nil {
+		err = a.call(adminMessage{Type: transport.TypePasswd, Passphrase: old, NewPassphrase: next}, endpoint)
+	} else {
+		err = rekeyOffline(c, dir, old, next)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: the vault passphrase was changed")
+	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: `keychain-auth serve` now needs KEYCHAIN_AUTH_PASSPHRASE or KEYCHAIN_AUTH_PASSPHRASE_FILE")
+	return nil
+}
+
+// askPassphrases asks for the current passphrase when the vault has one,
+// then for the new one twice.
+func askPassphrases(c *cli.Context, dir string) (old, next secret.Value, err error) {
+	_, hasPass, err := backend.VaultProtection(dir)
+	if err != nil {
+		return "", "", err
+	}
+	p := newPassReader(c)
+	if hasPass {
+		if old, err = p.read("Current vault passphrase: "); err != nil {
+			return "", "", err
+		}
+	}
+	if next, err = p.read("New vault passphrase: "); err != nil {
+		return "", "", err
+	}
+	again, err := p.read("New vault passphrase again: ")
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case next.Len() == 0:
+		return "", "", fail(exitError, "the new passphrase is empty")
+	case next.Reveal() != again.Reveal():
+		return "", "", fail(exitError, "the two new passphrases differ; nothing was changed")
+	}
+	return old, next, nil
+}
+
+func rekeyOffline(c *cli.Context, dir string, old, next secret.Value) error {
+	exists, _, err := backend.VaultProtection(dir)
+	if err != nil {
+		return err
+	}
+	v, err := backend.OpenVault(dir, backend.VaultOptions{Passphrase: old})
+	if errors.Is(err, backend.ErrBadPassphrase) || errors.Is(err, backend.ErrPassphraseRequired) || errors.Is(err, backend.ErrKeyFileVault) {
+		return fail(exitDenied, "wrong passphrase")
+	}
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if !exists {
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: created a new, empty vault in %s\n", dir)
+	}
+	return v.ChangePassphrase(next)
+}
