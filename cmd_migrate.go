@@ -21,8 +21,8 @@ func migrateCommand() *cli.Command {
 		Usage: "copy every item from one store to another, verify each, and leave the source as it is (daemon stopped)",
 		Flags: []cli.Flag{
 			socketFlag(),
-			&cli.StringFlag{Name: "from", Required: true, Usage: "source store: file, secret-service, keychain, wincred"},
-			&cli.StringFlag{Name: "to", Required: true, Usage: "destination store: file, secret-service, keychain, wincred"},
+			&cli.StringFlag{Name: "from", Usage: "source store: file, secret-service, keychain, wincred"},
+			&cli.StringFlag{Name: "to", Usage: "destination store: file, secret-service, keychain, wincred"},
 			&cli.StringFlag{Name: "from-dir", Usage: "directory of the source file vault (default: the data directory)"},
 			&cli.StringFlag{Name: "to-dir", Usage: "directory of the destination file vault (default: the data directory)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace destination items that exist with a different value or attributes"},
@@ -103,6 +103,9 @@ func migrateRefs(c *cli.Context) (from, to storeRef, err error) {
 	dataDir, err := config.DataDir()
 	if err != nil {
 		return from, to, err
+	}
+	if c.String("from") == "" || c.String("to") == "" {
+		return from, to, usageError("migrate needs --from STORE and --to STORE")
 	}
 	from = storeRef{name: c.String("from"), dir: dirOr(c.String("from-dir"), dataDir)}
 	to = storeRef{name: c.String("to"), dir: dirOr(c.String("to-dir"), dataDir)}

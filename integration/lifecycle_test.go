@@ -193,3 +193,129 @@ func TestBackendChoiceIsRemembered(t *testing.T) {
 		t.Errorf("backend record after --backend file = %q", got)
 	}
 }
+
+// migrateFixture fills the default vault (key file) with items in two
+// services and returns them as service -> key -> value.
+func migrateFixture(t *testing.T, e *env) map[string]map[string]string {
+	e.start()
+	want := map[string]map[string]string{
+		"app-one": {"db/user": "u1", "db/pass": marker, "empty": ""},
+		"app-two": {"token": "t2 with spaces", "ünïcode/κλειδί": "välue\nline2"},
+	}
+	for svc, items := range want {
+		s := e.storeSession(svc)
+		for k, v := range items {
+			if got := s.ask(fmt.Sprintf(`{"type":"REQUEST","action":"write","service":%q,"targets":[%q],"values":[%q],"attributes":{"origin":"fixture"}}`, svc, k, v)); !strings.Contains(got, "success") {
+				t.Fatalf("write %s/%s: %s", svc, k, got)
+			}
+		}
+	}
+	return want
+}
+
+// checkItems reads every item back through a daemon and compares values
+// and attributes.
+func checkItems(t *testing.T, e *env, want map[string]map[string]string) {
+	t.Helper()
+	for svc, items := range want {
+		s := e.storeSession(svc)
+		for k, v := range items {
+			got := s.ask(readLine(svc, k))
+			wantRes := fmt.Sprintf(`{"target":%q,"value":%q,"attributes":{"origin":"fixture"}}`, k, v)
+			if !strings.Contains(got, wantRes) {
+				t.Errorf("%s/%s: %s", svc, k, got)
+			}
+		}
+	}
+}
+
+func TestMigrateKeyFileVaultToPassphraseVault(t *testing.T) {
+	e := newEnv(t)
+	want := migrateFixture(t, e)
+	dest := filepath.Join(e.home, "newvault")
+	if r := e.ka("", "migrate", "--from", "file", "--to", "file", "--to-dir", dest); r.code != 1 || !strings.Contains(r.stderr, "daemon is running") {
+		t.Errorf("migrate while the daemon runs: %+v", r)
+	}
+	e.stop()
+	// The destination: a passphrase vault holding one conflicting item.
+	destEnv := append([]string{"KEYCHAIN_AUTH_DATA_DIR=" + dest}, e.vars...)
+	saved := e.vars
+	e.vars = destEnv
+	if r := e.ka(lifePass+"\n"+lifePass+"\n", "passwd"); r.code != 0 {
+		t.Fatalf("passwd on a new destination: %+v", r)
+	}
+	e.vars = append(destEnv, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
+	e.start()
+	e.storeSession("app-one").ask(`{"type":"REQUEST","action":"write","service":"app-one","targets":["db/user"],"values":["other"],"attributes":{"origin":"fixture"}}`)
+	e.stop()
+	e.vars = saved
+
+	before := snapshot(t, e.home, ".local")
+	r := e.ka(lifePass+"\n", "migrate", "--from", "file", "--to", "file", "--to-dir", dest)
+	if r.code != 1 || !strings.Contains(r.stderr, "app-one/db/user") || !strings.Contains(r.stderr, "--overwrite") {
+		t.Fatalf("migrate onto a conflicting item: %+v", r)
+	}
+	r = e.ka(lifePass+"\n", "migrate", "--from", "file", "--to", "file", "--to-dir", dest, "--overwrite")
+	if r.code != 0 || !strings.Contains(r.stdout, "migrated 5 items in 2 services") || !strings.Contains(r.stdout, "5 copied") || !strings.Contains(r.stderr, "left as it is") {
+		t.Fatalf("migrate --overwrite: %+v", r)
+	}
+	if after := snapshot(t, e.home, ".local"); after != before {
+		t.Error("migrate changed the source vault")
+	}
+	// Again: everything is there already; nothing needs --overwrite.
+	r = e.ka(lifePass+"\n", "migrate", "--from", "file", "--to", "file", "--to-dir", dest)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 copied, 5 already there") {
+		t.Fatalf("second migrate: %+v", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, marker) {
+		t.Error("migrate printed a value")
+	}
+	e.vars = append(destEnv, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
+	e.start()
+	checkItems(t, e, want)
+}
+
+func TestMigrateRefusals(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{
+		{"migrate", "--from", "file", "--to", "file"},
+		{"migrate", "--from", "auto", "--to", "file", "--to-dir", "x"},
+		{"migrate", "--from", "nosuch", "--to", "file"},
+		{"migrate", "--to", "file"},
+	} {
+		if r := e.ka("", args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
+		}
+	}
+	// A source vault that does not exist is not created.
+	r := e.ka("", "migrate", "--from", "file", "--to", "file", "--to-dir", filepath.Join(e.home, "b"))
+	if r.code != 1 || !strings.Contains(r.stderr, "no vault") {
+		t.Errorf("migrate from nothing: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, ".local", "share", "keychain-auth", "vault.kav")); !os.IsNotExist(err) {
+		t.Errorf("migrate created a source vault: %v", err)
+	}
+}
+
+// TestMigrateThroughSecretService copies the vault into a real Secret
+// Service and back out into a new vault (opt-in: scripts/with-secret-service.sh).
+func TestMigrateThroughSecretService(t *testing.T) {
+	if os.Getenv("KEYCHAIN_AUTH_TEST_SECRET_SERVICE") != "1" {
+		t.Skip("needs a real Secret Service: run under scripts/with-secret-service.sh (KEYCHAIN_AUTH_TEST_SECRET_SERVICE=1)")
+	}
+	e := newEnv(t, "DBUS_SESSION_BUS_ADDRESS="+os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
+	want := migrateFixture(t, e)
+	e.stop()
+	r := e.ka("", "migrate", "--from", "file", "--to", "secret-service", "--overwrite")
+	if r.code != 0 || !strings.Contains(r.stdout, "migrated 5 items in 2 services") {
+		t.Fatalf("migrate into the secret service: %+v", r)
+	}
+	back := filepath.Join(e.home, "back")
+	r = e.ka("", "migrate", "--from", "secret-service", "--to", "file", "--to-dir", back)
+	if r.code != 0 || !strings.Contains(r.stdout, "5 copied") {
+		t.Fatalf("migrate out of the secret service: %+v", r)
+	}
+	e.vars = append(e.vars, "KEYCHAIN_AUTH_DATA_DIR="+back)
+	e.start()
+	checkItems(t, e, want)
+}
