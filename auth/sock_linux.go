@@ -76,11 +76,13 @@ func setSockOpts(fd int, allowRights bool) (bool, error) {
 		}
 		passPidfd = false
 	}
-	if !allowRights {
-		err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSRIGHTS, 0)
-		if err != nil && !errors.Is(err, unix.ENOPROTOOPT) {
-			return false, fmt.Errorf("SO_PASSRIGHTS: %w", err)
-		}
+	rights := 0
+	if allowRights {
+		rights = 1 // test-only weakening
+	}
+	err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSRIGHTS, rights)
+	if err != nil && !errors.Is(err, unix.ENOPROTOOPT) {
+		return false, fmt.Errorf("SO_PASSRIGHTS: %w", err)
 	}
 	return passPidfd, nil
 }
