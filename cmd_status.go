@@ -36,6 +36,9 @@ func statusCommand() *cli.Command {
 			w := c.App.Writer
 			fmt.Fprintf(w, "running\nversion:  %s\nbackend:  %s\nat rest:  %s\nendpoint: %s\nuptime:   %s\n",
 				st.Version, st.Backend, st.AtRest, st.Endpoint, (time.Duration(st.UptimeSeconds) * time.Second).String())
+			if st.Locked {
+				fmt.Fprintln(w, "locked:   yes (unlock with `keychain-auth unlock`)")
+			}
 			if st.Warning != "" {
 				fmt.Fprintf(w, "warning:  %s\n", st.Warning)
 			}

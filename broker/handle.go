@@ -7,6 +7,7 @@ import (
 
 	"github.com/keychain-auth/keychain-auth/audit"
 	"github.com/keychain-auth/keychain-auth/auth"
+	"github.com/keychain-auth/keychain-auth/backend"
 	"github.com/keychain-auth/keychain-auth/config"
 	"github.com/keychain-auth/keychain-auth/policy"
 	"github.com/keychain-auth/keychain-auth/transport"
@@ -97,7 +98,9 @@ func (s *Server) queue(id *auth.Identity) error {
 
 func (s *Server) status() *transport.StatusInfo {
 	info := s.opt.Store.Info()
+	lk, lockable := s.opt.Store.(backend.Lockable)
 	return &transport.StatusInfo{
+		Locked:        lockable && lk.Locked(),
 		Type:          transport.TypeStatus,
 		Version:       s.opt.Version,
 		Backend:       info.Name,

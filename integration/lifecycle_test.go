@@ -48,6 +48,9 @@ func TestLockAndUnlock(t *testing.T) {
 	if got := s.ask(readLine("svc", "k")); got != lockedAnswer {
 		t.Fatalf("read while locked: %s", got)
 	}
+	if out := e.mustKA("status", "--json"); !strings.Contains(out, `"locked":true`) {
+		t.Errorf("status while locked: %s", out)
+	}
 	begin := time.Now()
 	if r := e.ka("wrong passphrase\n", "unlock"); r.code != 3 || !strings.Contains(r.stderr, "wrong passphrase") {
 		t.Errorf("unlock with a wrong passphrase: exit %d stderr %q, want 3", r.code, r.stderr)
@@ -63,6 +66,9 @@ func TestLockAndUnlock(t *testing.T) {
 	}
 	if got := s.ask(readLine("svc", "k")); !strings.Contains(got, `"value":"`+marker+`"`) {
 		t.Fatalf("read after unlock: %s", got)
+	}
+	if out := e.mustKA("status", "--json"); !strings.Contains(out, `"locked":false`) {
+		t.Errorf("status after unlock: %s", out)
 	}
 	// Every decision is audited; no passphrase is logged anywhere.
 	auditLog := string(mustRead(t, filepath.Join(e.home, ".local", "share", "keychain-auth", "audit.log")))

@@ -178,6 +178,8 @@ type StatusInfo struct {
 	UptimeSeconds int64  `json:"uptime_seconds"`
 	AtRest        string `json:"at_rest,omitempty"`
 	Warning       string `json:"warning,omitempty"`
+	// Locked reports a lockable store (the file vault) that is locked now.
+	Locked bool `json:"locked"`
 }
 
 // ResponseError is a non-success Response seen by a client.
