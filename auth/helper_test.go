@@ -150,7 +150,7 @@ type client struct {
 
 // startClient starts a helper client against sock and waits until it has
 // written its message (or exec'ed), returning the running command.
-func startClient(t *testing.T, sock string, c client) *exec.Cmd {
+func startClient(t testing.TB, sock string, c client) *exec.Cmd {
 	t.Helper()
 	bin := c.bin
 	if bin == "" {
@@ -172,7 +172,7 @@ func startClient(t *testing.T, sock string, c client) *exec.Cmd {
 	return cmd
 }
 
-func testBinary(t *testing.T) string {
+func testBinary(t testing.TB) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -182,7 +182,7 @@ func testBinary(t *testing.T) string {
 }
 
 // listen returns a prepared listener on a fresh socket.
-func listen(t *testing.T, dir string) (*net.UnixListener, string) {
+func listen(t testing.TB, dir string) (*net.UnixListener, string) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()

@@ -45,6 +45,33 @@ type weakening struct {
 
 // Verifier identifies peers of the daemon's socket. It is safe for
 // concurrent use; it holds a bounded cache of image hashes.
+//
+// On Linux it follows docs/security.md: at Accept, peer euid == ours, a
+// pidfd from SO_PEERPIDFD (else pidfd_open plus start time, marked
+// ReducedAssurance), same user/pid/mount namespaces, SO_PASSCRED,
+// SO_PASSPIDFD and SO_PASSRIGHTS=0 on the socket. Per chunk (Read): the
+// SCM_CREDENTIALS pid/uid and the SCM_PIDFD inode are the connector's;
+// descriptors are closed. Per request (Identify): pidfd alive, open
+// /proc/PID/exe, fstatfs (no FUSE/network/9p), not deleted, path names
+// the same inode, hash of the opened file (cached by dev, inode, size,
+// mtime, ctime), cmdline/environ/status, pidfd still alive.
+//
+// Data a client writes right after connect, before the daemon's accept(),
+// carries its credentials too (the kernel records the sender at sendmsg;
+// checked on Linux 6.18 with and without PrepareListener).
+//
+// What it does not stop (same-uid, documented in docs/security.md): code
+// injected into an approved process (ptrace without Yama, /proc/PID/mem,
+// LD_PRELOAD with a scrubbed environment); InjectedEnv and TracerPID are
+// heuristics for the audit trail. A non-dumpable client cannot be
+// identified (identity_unavailable). Scripts owned and writable by the user
+// can be rewritten while they run (the hash is of the file at request
+// time). A relative script path that is not held open by the interpreter
+// (python, node, ruby) is resolved against the process's current directory,
+// which the process can have changed after exec; zsh sources ~/.zshenv
+// before any script. The SCM_PIDFD inode comparison needs pidfs (6.9+); on
+// 6.5-6.8 the pid comparison remains. Foreign namespaces, when allowed, let
+// a peer forge SCM_CREDENTIALS.
 type Verifier struct {
 	opts  Options
 	cache *hashCache
