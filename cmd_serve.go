@@ -19,6 +19,7 @@ import (
 	"github.com/keychain-auth/keychain-auth/backend"
 	"github.com/keychain-auth/keychain-auth/broker"
 	"github.com/keychain-auth/keychain-auth/config"
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"github.com/keychain-auth/keychain-auth/secret"
 	"github.com/keychain-auth/keychain-auth/transport"
 )
@@ -217,7 +218,7 @@ func rememberBackend(dataDir string, sel backend.Selection) error {
 	if last == sel.Name {
 		return nil
 	}
-	if err := config.WriteFileAtomic(path, []byte(sel.Name+"\n"), 0o600); err != nil {
+	if _, err := atomicfile.WriteFile(path, []byte(sel.Name+"\n"), 0o600); err != nil {
 		return fmt.Errorf("record backend choice: %w", err)
 	}
 	return nil

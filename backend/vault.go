@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
@@ -65,7 +66,7 @@ var _ Store = (*Vault)(nil)
 
 // writeVaultFile replaces the vault file; tests swap it to make a write fail
 // before or after its rename.
-var writeVaultFile = writeFileAtomic
+var writeVaultFile = atomicfile.WriteFile
 
 // OpenVault opens the vault in dir, creating dir (0700) and an empty vault
 // if there is none. A wrong passphrase, or a damaged file, is an error
@@ -80,12 +81,15 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 	if err := ensurePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)
 	}
-	unlock, err := lockFile(v.lockPath)
+	unlock, err := atomicfile.Lock(v.lockPath)
 	if err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)
 	}
 	defer unlock()
-	removeStaleTemps(v.path)
+	// A writer killed before its rename leaves a temporary file of the
+	// vault or of the key file (written once, on creation).
+	atomicfile.RemoveStaleTemps(v.path)
+	atomicfile.RemoveStaleTemps(v.keyPath)
 	raw, err := os.ReadFile(v.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

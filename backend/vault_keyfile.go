@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"io/fs"
 	"os"
 	"runtime"
@@ -48,7 +49,7 @@ func loadOrCreateKeyFile(path string) (*[vaultKeySize]byte, error) {
 	if _, err := rand.Read(k[:]); err != nil {
 		return nil, fmt.Errorf("vault key: %w", err)
 	}
-	if _, err := writeFileAtomic(path, k[:], 0o600); err != nil {
+	if _, err := atomicfile.WriteFile(path, k[:], 0o600); err != nil {
 		clear(k[:])
 		return nil, fmt.Errorf("vault key file: %w", err)
 	}

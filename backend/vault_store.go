@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
@@ -96,7 +97,7 @@ func (v *Vault) Unlock(passphrase secret.Value) error {
 	if v.closed {
 		return fmt.Errorf("unlock: %w", errVaultClosed)
 	}
-	unlock, err := lockFile(v.lockPath)
+	unlock, err := atomicfile.Lock(v.lockPath)
 	if err != nil {
 		return fmt.Errorf("unlock: %w", err)
 	}
@@ -133,7 +134,7 @@ func (v *Vault) ChangePassphrase(newPass secret.Value) error {
 			if err := os.Remove(v.keyPath); err != nil {
 				return fmt.Errorf("remove old key file: %w", err)
 			}
-			return syncDir(v.dir)
+			return atomicfile.SyncDir(v.dir)
 		}
 		return nil
 	})
@@ -159,7 +160,7 @@ func (v *Vault) withFileLock(op string, fn func() error) error {
 	if err := v.usable(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	unlock, err := lockFile(v.lockPath)
+	unlock, err := atomicfile.Lock(v.lockPath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,7 +135,7 @@ func Update(path string, fn func(*Config) error) error {
 	if err := EnsureDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("update config: %w", err)
 	}
-	unlock, err := LockFile(path + lockSuffix)
+	unlock, err := atomicfile.Lock(path + lockSuffix)
 	if err != nil {
 		return fmt.Errorf("update config: %w", err)
 	}
@@ -153,7 +154,8 @@ func Update(path string, fn func(*Config) error) error {
 	if err != nil {
 		return fmt.Errorf("update config: %w", err)
 	}
-	return WriteFileAtomic(path, data, 0o600)
+	_, err = atomicfile.WriteFile(path, data, 0o600)
+	return err
 }
 
 // Encode returns the file form of c: indented JSON, a trailing newline,

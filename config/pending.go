@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,7 +107,7 @@ func (p *Pending) modify(fn func([]PendingRecord) ([]PendingRecord, error)) erro
 	if err := EnsureDir(filepath.Dir(p.Path)); err != nil {
 		return fmt.Errorf("pending: %w", err)
 	}
-	unlock, err := LockFile(p.Path + lockSuffix)
+	unlock, err := atomicfile.Lock(p.Path + lockSuffix)
 	if err != nil {
 		return fmt.Errorf("pending: %w", err)
 	}
@@ -124,7 +125,8 @@ func (p *Pending) modify(fn func([]PendingRecord) ([]PendingRecord, error)) erro
 	if err != nil {
 		return fmt.Errorf("pending: %w", err)
 	}
-	return WriteFileAtomic(p.Path, append(data, '\n'), 0o600)
+	_, err = atomicfile.WriteFile(p.Path, append(data, '\n'), 0o600)
+	return err
 }
 
 // read loads the file and keeps only the live records, oldest first.

@@ -1,0 +1,48 @@
+//go:build windows
+
+package atomicfile
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+// SyncDir is a no-op: Windows cannot flush a directory handle, and NTFS
+// journals the metadata of the rename (MoveFileEx) itself.
+func SyncDir(string) error { return nil }
+
+// replace renames src over dst, retrying for about a second while a reader
+// holds dst open: a file opened without share-delete (as os.Open does)
+// cannot be replaced until it is closed.
+func replace(src, dst string) error {
+	var err error
+	for range 50 {
+		if err = os.Rename(src, dst); err == nil || !transient(err) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// transient reports access-denied (5) and sharing-violation (32) errors.
+func transient(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && (errno == 5 || errno == 32)
+}
+
+// lockExclusive locks the first byte of the file; LockFileEx without
+// LOCKFILE_FAIL_IMMEDIATELY waits for the current holder.
+func lockExclusive(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
+}
+
+func unlockFile(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+}
