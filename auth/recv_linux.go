@@ -49,11 +49,16 @@ func (p *Peer) checkControl() *Error {
 	if s.msg.Flags&unix.MSG_CTRUNC != 0 {
 		note(errControlTruncated)
 	}
-	if refusal != nil && (refusal.Reason == ReasonFDPassingRefused || !p.v.opts.weak.NoSenderCheck) {
+	if refusal != nil && refusal.Reason == ReasonFDPassingRefused {
 		return refusal
 	}
+	// End of stream carries no data to attribute; the kernel may still
+	// attach empty credentials to it, which must not read as a refusal.
 	if s.n == 0 || p.v.opts.weak.NoSenderCheck {
 		return nil
+	}
+	if refusal != nil {
+		return refusal
 	}
 	if !sawCred || (s.passPidfd && !sawPidfd) {
 		return errNoCredentials

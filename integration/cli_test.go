@@ -59,6 +59,10 @@ func TestServeSocketRules(t *testing.T) {
 	if w, _ := st["warning"].(string); !strings.Contains(w, "only by") {
 		t.Errorf("status does not warn that at-rest protection is only the key file: %v", st)
 	}
+	// A client that simply hangs up is not a refused caller.
+	if log := e.daemonLog(); strings.Contains(log, "caller refused") {
+		t.Errorf("ordinary CLI use logged refusals:\n%s", log)
+	}
 	e.stop()
 	if _, err := os.Stat(e.socket); !os.IsNotExist(err) {
 		t.Errorf("socket left behind after SIGTERM: %v", err)
