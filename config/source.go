@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,8 +38,9 @@ type Source struct {
 	key      fileKey
 	racy     bool
 	cfg      *Config
-	err      error // non-nil while the file on disk is invalid
-	reported bool  // err has been returned once in full
+	raw      []byte // the bytes cfg (or err) came from
+	err      error  // non-nil while the file on disk is invalid
+	reported bool   // err has been returned once in full
 }
 
 // NewSource returns a Source for the policy file at path. It reads
@@ -83,6 +85,12 @@ func (s *Source) reload() error {
 	if err != nil {
 		return err
 	}
+	s.racy = !k.missing && time.Since(k.modTime()) < racyWindow
+	if s.loaded && bytes.Equal(data, s.raw) {
+		// Re-read while racy, or touched: the same bytes parse the same.
+		s.key = k
+		return nil
+	}
 	cfg, perr := Parse(data)
 	if perr != nil {
 		perr = fmt.Errorf("load %s: %w", s.path, perr)
@@ -90,8 +98,7 @@ func (s *Source) reload() error {
 			s.reported = false
 		}
 	}
-	s.loaded, s.key, s.cfg, s.err = true, k, cfg, perr
-	s.racy = !k.missing && time.Since(k.modTime()) < racyWindow
+	s.loaded, s.key, s.cfg, s.err, s.raw = true, k, cfg, perr, data
 	return nil
 }
 
