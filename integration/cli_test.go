@@ -233,3 +233,35 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestEnvironmentOverrides runs the daemon and the CLI with every location
+// given by KEYCHAIN_AUTH_* variables instead of the XDG defaults.
+func TestEnvironmentOverrides(t *testing.T) {
+	base := t.TempDir()
+	cfg, data := filepath.Join(base, "cfg"), filepath.Join(base, "data")
+	sock := filepath.Join(base, "sockdir", "ka.sock")
+	e := newEnv(t, "KEYCHAIN_AUTH_CONFIG_DIR="+cfg, "KEYCHAIN_AUTH_DATA_DIR="+data, "KEYCHAIN_AUTH_SOCKET="+sock)
+	e.socket = sock
+	e.start()
+	tool := filepath.Join(e.projectDir(), "tool")
+	copyFile(t, bin.relay, tool, 0o755)
+	e.mustKA("authorize", tool, "svc")
+	s := e.openSession(tool)
+	if got := s.ask(`{"type":"REQUEST","action":"write","service":"svc","targets":["k"],"values":["v"]}`); !strings.Contains(got, "success") {
+		t.Fatalf("write: %s", got)
+	}
+	for _, p := range []string{filepath.Join(cfg, "config.json"), filepath.Join(data, "audit.log"), sock} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{filepath.Join(e.home, ".config"), filepath.Join(e.home, ".local"), filepath.Join(e.home, "run", "keychain-auth")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was created although every location was overridden", p)
+		}
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(e.mustKA("status", "--json")), &st); err != nil || st["endpoint"] != sock {
+		t.Errorf("status = %v, %v; want endpoint %s", st, err, sock)
+	}
+}
