@@ -21,6 +21,10 @@ package auth
 //	                  (replaced, bind-mounted) are accepted.
 //	NoScriptArgvCheck any argument naming an existing file becomes the
 //	                  Script, whatever options precede it (bash -c, python3 -c).
+//	ScriptByCwd       the old script rule: a relative script path is resolved
+//	                  against /proc/PID/cwd (which the process can change
+//	                  after exec) and any descriptor naming it is accepted,
+//	                  inherited ones included.
 //	NoScriptFileCheck scripts are accepted whatever their mode, owner or
 //	                  filesystem (group-writable script, foreign owner).
 //	AllowPassRights   SO_PASSRIGHTS is left on, so SCM_RIGHTS reaches Read.
@@ -28,6 +32,9 @@ package auth
 //	                  the read is still refused).
 //	ForcePidfdOpen    behave as on a kernel without SO_PEERPIDFD
 //	                  (pidfd_open + start time, ReducedAssurance).
+//	NoExecCheck       no accept-time exec snapshot: a connector that writes
+//	                  its request and then execs an approved binary is
+//	                  identified as that binary (exec_after_connect).
 //
 // Usage from package auth_test:
 //

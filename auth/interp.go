@@ -18,7 +18,27 @@ type interpreter struct {
 	// withArg are options allowed together with their next argument, and the
 	// values allowed for it ("-o pipefail").
 	withArg map[string]map[string]bool
+	// hold is where the interpreter keeps the script open while it runs.
+	hold scriptHold
 }
+
+// scriptHold says where an interpreter keeps its script file open. Only
+// such a descriptor, which the interpreter opened itself (close-on-exec,
+// so not inherited), names the script independently of the current
+// directory; without one only an absolute argv path is verifiable.
+type scriptHold int
+
+const (
+	// holdNone: the script is read and closed (python3, node, perl; checked
+	// on this machine), or the interpreter was not checked (zsh, ruby, a
+	// binary that is itself named sh), so no descriptor is trusted.
+	holdNone scriptHold = iota
+	// holdBash: bash moves the script to fd 255, close-on-exec.
+	holdBash
+	// holdDash: dash keeps it on the lowest free fd from 10 up,
+	// close-on-exec, opened before any line of the script runs.
+	holdDash
+)
 
 var (
 	shellInterp = &interpreter{
@@ -28,6 +48,8 @@ var (
 			"verbose": true, "noclobber": true, "noglob": true, "posix": true,
 		}},
 	}
+	bashInterp   = withHold(shellInterp, holdBash)
+	dashInterp   = withHold(shellInterp, holdDash)
 	pythonInterp = &interpreter{flags: "uBEsIObSqRdv", long: map[string]bool{"-OO": true, "-bb": true}}
 	nodeInterp   = &interpreter{long: map[string]bool{
 		"--no-warnings": true, "--no-deprecation": true, "--enable-source-maps": true,
@@ -41,9 +63,15 @@ var (
 
 // interpreters is keyed on the basename of the resolved executable path.
 var interpreters = map[string]*interpreter{
-	"sh": shellInterp, "dash": shellInterp, "bash": shellInterp, "zsh": shellInterp,
+	"sh": shellInterp, "dash": dashInterp, "bash": bashInterp, "zsh": shellInterp,
 	"python3": pythonInterp, "node": nodeInterp, "nodejs": nodeInterp,
 	"perl": perlInterp, "ruby": rubyInterp,
+}
+
+func withHold(in *interpreter, h scriptHold) *interpreter {
+	c := *in
+	c.hold = h
+	return &c
 }
 
 // lookupInterpreter returns the table entry for an executable basename

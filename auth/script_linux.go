@@ -3,6 +3,7 @@ package auth
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -28,10 +29,7 @@ func (v *Verifier) findScript(t target, exePath string, argv []string) *Image {
 	if !ok {
 		return nil
 	}
-	fd, link := openScriptFD(t, arg)
-	if fd < 0 {
-		fd, link = openScriptCwd(t, arg)
-	}
+	fd, link := v.openScript(t, in, arg)
 	if fd < 0 {
 		return nil
 	}
@@ -46,47 +44,107 @@ func (v *Verifier) findScript(t target, exePath string, argv []string) *Image {
 	return &img
 }
 
-// openScriptFD looks for a descriptor of the interpreter that refers to a
-// regular file at the argument's path (bash keeps the script on fd 255,
-// dash on fd 10, perl on a low fd). This survives a `cd` in the script.
-func openScriptFD(t target, arg string) (int, string) {
-	want := filepath.Clean(arg)
-	if !filepath.IsAbs(want) && strings.HasPrefix(want, "..") {
-		return -1, "" // cannot be matched by suffix
+// openScript opens the script file from evidence that does not depend on
+// the process's current directory, which it can change after exec: the
+// descriptor the interpreter itself keeps on the script, or else an
+// absolute argv path that names the file with no symlink on the way. A
+// relative path without such a descriptor names nothing verifiable (a
+// process could run its own ./tool.py and then cd to where the registered
+// tool.py lives).
+func (v *Verifier) openScript(t target, in *interpreter, arg string) (int, string) {
+	if v.opts.weak.ScriptByCwd {
+		return openScriptLegacy(t, arg)
 	}
-	try := func(n string) (int, string) {
-		link, err := readlink(procPath(t.pid, "fd/"+n))
-		var st unix.Stat_t
-		if err != nil || !pathMatches(link, want) ||
-			unix.Stat(procPath(t.pid, "fd/"+n), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return -1, ""
-		}
-		fd, err := unix.Open(procPath(t.pid, "fd/"+n), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		if err != nil {
-			return -1, ""
-		}
+	if fd, link := openHeldScript(t, in.hold, arg); fd >= 0 {
 		return fd, link
 	}
-	for _, n := range []string{"255", "10"} {
-		if fd, link := try(n); fd >= 0 {
-			return fd, link
-		}
+	if filepath.IsAbs(arg) {
+		return openCanonical(arg)
 	}
-	d, err := os.Open(procPath(t.pid, "fd"))
+	return -1, ""
+}
+
+// openHeldScript opens the interpreter's own descriptor on its script,
+// when it has one that names arg: fd 255 for bash, the lowest
+// close-on-exec fd from 10 up for dash. The descriptor must be
+// close-on-exec (so it was opened by the interpreter, not inherited from
+// whoever started it) and a regular file.
+func openHeldScript(t target, hold scriptHold, arg string) (int, string) {
+	var n int
+	switch hold {
+	case holdBash:
+		n = 255
+	case holdDash:
+		if n = lowestCloexecFD(t.pid, 10); n < 0 {
+			return -1, ""
+		}
+	default:
+		return -1, ""
+	}
+	return openProcFD(t.pid, n, filepath.Clean(arg))
+}
+
+// openProcFD opens descriptor n of pid and returns it with its path when
+// it is a close-on-exec regular file whose path matches want. It opens
+// first and checks after, and compares the inode again at the end, so a
+// descriptor swapped meanwhile is not mistaken for the checked one.
+func openProcFD(pid, n int, want string) (int, string) {
+	name := "fd/" + itoa(n)
+	fd, err := unix.Open(procPath(pid, name), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return -1, ""
 	}
+	link, err := readlinkProc(pid, name)
+	var mine, theirs unix.Stat_t
+	ok := err == nil && pathMatches(link, want) && fdCloexec(pid, n) &&
+		unix.Fstat(fd, &mine) == nil && mine.Mode&unix.S_IFMT == unix.S_IFREG &&
+		unix.Stat(procPath(pid, name), &theirs) == nil &&
+		mine.Dev == theirs.Dev && mine.Ino == theirs.Ino
+	if !ok {
+		unix.Close(fd)
+		return -1, ""
+	}
+	return fd, link
+}
+
+// lowestCloexecFD returns the lowest descriptor number >= from that pid
+// holds close-on-exec, or -1.
+func lowestCloexecFD(pid, from int) int {
+	d, err := os.Open(procPath(pid, "fd"))
+	if err != nil {
+		return -1
+	}
 	defer d.Close()
-	names, _ := d.Readdirnames(maxScanFDs)
-	for _, n := range names {
-		if _, err := strconv.Atoi(n); err != nil || n == "255" || n == "10" {
-			continue
-		}
-		if fd, link := try(n); fd >= 0 {
-			return fd, link
+	names, _ := d.Readdirnames(-1)
+	var nums []int
+	for _, s := range names {
+		if n, err := strconv.Atoi(s); err == nil && n >= from {
+			nums = append(nums, n)
 		}
 	}
-	return -1, ""
+	sort.Ints(nums)
+	for _, n := range nums[:min(len(nums), maxScanFDs)] {
+		if fdCloexec(pid, n) {
+			return n
+		}
+	}
+	return -1
+}
+
+// fdCloexec reports whether descriptor n of pid has O_CLOEXEC, from the
+// "flags:" line (octal) of /proc/PID/fdinfo/N.
+func fdCloexec(pid, n int) bool {
+	b, err := os.ReadFile(procPath(pid, "fdinfo/"+itoa(n)))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			return err == nil && f&unix.O_CLOEXEC != 0
+		}
+	}
+	return false
 }
 
 // pathMatches: an absolute argument must equal the link; a relative one
@@ -95,31 +153,30 @@ func pathMatches(link, want string) bool {
 	if filepath.IsAbs(want) {
 		return link == want
 	}
+	if strings.HasPrefix(want, "..") {
+		return false // cannot be matched by suffix
+	}
 	return strings.HasSuffix(link, "/"+want)
 }
 
-// openScriptCwd resolves the argument against the process's current
-// directory (python, node and ruby close the script after reading it).
-// A process that changed directory after exec defeats this for relative
-// arguments; see the package documentation.
-func openScriptCwd(t target, arg string) (int, string) {
-	path := arg
-	if !filepath.IsAbs(arg) {
-		cwd, err := readlinkProc(t.pid, "cwd")
-		if err != nil || !filepath.IsAbs(cwd) {
-			return -1, ""
-		}
-		path = filepath.Join(cwd, arg)
+// openCanonical opens an absolute path only if it is already clean and
+// symlink-free: the kernel's name for the opened file must be the path
+// itself. A path through a symlink (or "..") could have named another
+// file when the interpreter opened it, because whoever owns the link can
+// re-point it after exec.
+func openCanonical(path string) (int, string) {
+	if filepath.Clean(path) != path {
+		return -1, ""
 	}
-	resolved, err := filepath.EvalSymlinks(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return -1, ""
 	}
-	fd, err := unix.Open(resolved, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
+	if link, err := readlink("/proc/self/fd/" + itoa(fd)); err != nil || link != path {
+		unix.Close(fd)
 		return -1, ""
 	}
-	return fd, resolved
+	return fd, path
 }
 
 // trustedScript: the file is on a trusted filesystem, and neither it nor
@@ -151,4 +208,44 @@ func naiveScriptArg(t target, argv []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// openScriptLegacy is the weakened test mode (Weakening.ScriptByCwd), the
+// rule before relative paths needed the interpreter's own descriptor: any
+// descriptor whose path ends in arg (255 and 10 first), else arg resolved against
+// /proc/PID/cwd and symlinks followed.
+func openScriptLegacy(t target, arg string) (int, string) {
+	want := filepath.Clean(arg)
+	d, err := os.Open(procPath(t.pid, "fd"))
+	if err == nil {
+		names, _ := d.Readdirnames(maxScanFDs)
+		d.Close()
+		for _, n := range append([]string{"255", "10"}, names...) {
+			var st unix.Stat_t
+			link, err := readlinkProc(t.pid, "fd/"+n)
+			if err != nil || !pathMatches(link, want) || unix.Stat(procPath(t.pid, "fd/"+n), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				continue
+			}
+			if fd, err := unix.Open(procPath(t.pid, "fd/"+n), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0); err == nil {
+				return fd, link
+			}
+		}
+	}
+	path := arg
+	if !filepath.IsAbs(arg) {
+		cwd, err := readlinkProc(t.pid, "cwd")
+		if err != nil || !filepath.IsAbs(cwd) {
+			return -1, ""
+		}
+		path = filepath.Join(cwd, arg)
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return -1, ""
+	}
+	fd, err := unix.Open(resolved, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, ""
+	}
+	return fd, resolved
 }

@@ -79,7 +79,7 @@ func TestBashScriptAfterCd(t *testing.T) {
 func TestPython3Script(t *testing.T) {
 	dir := t.TempDir()
 	s := writeScript(t, dir, "tool.py", "import os\nos.write(3, b'ready\\n')\nos.read(3, 10)\n", 0o644)
-	id := interpPeer(t, newVerifier(t, Options{}), dir, "python3", "-u", "tool.py")
+	id := interpPeer(t, newVerifier(t, Options{}), dir, "python3", "-u", s) // absolute: python3 keeps no descriptor
 	wantScript(t, id, s)
 }
 

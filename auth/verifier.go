@@ -38,9 +38,11 @@ type weakening struct {
 	NoImageChecks     bool // skip the deleted-image and path/inode checks
 	NoScriptArgvCheck bool // any argument naming an existing file becomes Script
 	NoScriptFileCheck bool // skip mode, owner and filesystem checks on scripts
+	ScriptByCwd       bool // old rule: relative script paths via /proc/PID/cwd or any fd
 	AllowPassRights   bool // leave SO_PASSRIGHTS on so SCM_RIGHTS reaches Read
 	KeepPassedFDs     bool // do not close received descriptors (leak canary)
 	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
+	NoExecCheck       bool // skip the accept-time exec snapshot (exec_after_connect)
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
@@ -66,11 +68,12 @@ type weakening struct {
 // heuristics for the audit trail. A non-dumpable client cannot be
 // identified (identity_unavailable). Scripts owned and writable by the user
 // can be rewritten while they run (the hash is of the file at request
-// time). A relative script path that is not held open by the interpreter
-// (python, node, ruby) is resolved against the process's current directory,
-// which the process can have changed after exec; zsh sources ~/.zshenv
-// before any script. The SCM_PIDFD inode comparison needs pidfs (6.9+); on
-// 6.5-6.8 the pid comparison remains. Foreign namespaces, when allowed, let
+// time). Script identity rests on the interpreter's argv and descriptors,
+// which code running in that interpreter can rewrite (a python3 -c that
+// overwrites its own argv claims any registered script given by absolute
+// path); see SECURITY.md. zsh sources ~/.zshenv before any script. The
+// SCM_PIDFD inode comparison needs pidfs (6.9+); on 6.5-6.8 the pid
+// comparison remains. Foreign namespaces, when allowed, let
 // a peer forge SCM_CREDENTIALS.
 type Verifier struct {
 	opts  Options
