@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command attacker is the same-user adversary of the security tests. It
 // prints "ok: ..." and exits 0 when its probe succeeds, else prints the
 // error and exits 1.
@@ -69,7 +71,8 @@ func ptrace(arg string) error {
 	if _, err := mem.ReadAt(buf, int64(addr)); err != nil {
 		return fmt.Errorf("read /proc/%d/mem: %w", pid, err)
 	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
+	local := []unix.Iovec{{Base: &buf[0]}}
+	local[0].SetLen(len(buf))
 	remote := []unix.RemoteIovec{{Base: addr, Len: len(buf)}}
 	if _, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil {
 		return fmt.Errorf("process_vm_readv: %w", err)
