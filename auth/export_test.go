@@ -32,9 +32,9 @@ package auth
 //	                  the read is still refused).
 //	ForcePidfdOpen    behave as on a kernel without SO_PEERPIDFD
 //	                  (pidfd_open + start time, ReducedAssurance).
-//	NoExecCheck       no accept-time exec snapshot: a connector that writes
-//	                  its request and then execs an approved binary is
-//	                  identified as that binary (exec_after_connect).
+//	NoExecCheck       no exec snapshot at a request's first chunk: a connector
+//	                  that writes its request and then execs an approved
+//	                  binary is identified as that binary (exec_after_connect).
 //
 // Usage from package auth_test:
 //

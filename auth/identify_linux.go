@@ -23,6 +23,9 @@ func (p *Peer) Identify() (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.checkExec(); err != nil {
+		return nil, err
+	}
 	id.UID = p.uid
 	id.ReducedAssurance = p.reduced
 	if p.v.opts.SelfHash == "" || id.Exe.Hash != p.v.opts.SelfHash {

@@ -86,20 +86,32 @@ func readProc(pid int, name string, buf *[]byte, max int, truncate bool) ([]byte
 // startTicks is field 22 of /proc/PID/stat: start time in clock ticks
 // after boot.
 func startTicks(pid int) (uint64, error) {
+	var v [1]uint64
+	err := statFields(pid, []int{22}, v[:])
+	return v[0], err
+}
+
+// statFields parses the numbered fields (1-based, as in proc(5)) of
+// /proc/PID/stat into out.
+func statFields(pid int, want []int, out []uint64) error {
 	bp := procBufs.Get().(*[]byte)
 	defer procBufs.Put(bp)
 	b, err := readProc(pid, "stat", bp, 4096, false)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	// The command name may contain spaces and parentheses; fields restart
 	// after the last ')'. Field 3 is the first after it.
-	rest := b[bytes.LastIndexByte(b, ')')+1:]
-	fields := bytes.Fields(rest)
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("parse stat of %d", pid)
+	fields := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	for i, f := range want {
+		if f < 3 || f-3 >= len(fields) {
+			return fmt.Errorf("parse stat of %d: no field %d", pid, f)
+		}
+		if out[i], err = strconv.ParseUint(string(fields[f-3]), 10, 64); err != nil {
+			return fmt.Errorf("parse stat of %d: %w", pid, err)
+		}
 	}
-	return strconv.ParseUint(string(fields[19]), 10, 64)
+	return nil
 }
 
 // bootTicks is now in the clock ticks of /proc/PID/stat (USER_HZ, 100 on

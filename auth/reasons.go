@@ -32,6 +32,10 @@ const (
 	// ReasonImagePathMismatch: the path the kernel reports for the image no
 	// longer names the same file in the daemon's view (replaced, bind-mounted).
 	ReasonImagePathMismatch = "image_path_mismatch"
+	// ReasonExecAfterConnect: the connecting process ran another program
+	// (execve) after the daemon accepted the connection, so the request may
+	// have been written by a program other than the one identified.
+	ReasonExecAfterConnect = "exec_after_connect"
 	// ReasonCourierChain: keychain-auth's CLI was started by keychain-auth
 	// itself; couriers are not followed more than one level.
 	ReasonCourierChain = "courier_chain"

@@ -22,8 +22,11 @@ type peerSys struct {
 	pidfdDev   uint64
 	pidfdIno   uint64
 	passPidfd  bool
-	startTicks uint64 // reduced assurance only
-	refused    error  // sticky: a refused connection stays refused
+	startTicks uint64    // reduced assurance only
+	exec       execStamp // what the connector ran at this request's first chunk
+	stamped    bool
+	stampErr   error
+	refused    error // sticky: a refused connection stays refused
 
 	msg    unix.Msghdr
 	iov    unix.Iovec
@@ -137,6 +140,7 @@ func (p *Peer) Read(b []byte) (int, error) {
 	if s.n == 0 {
 		return 0, io.EOF
 	}
+	p.stampExec()
 	return s.n, nil
 }
 

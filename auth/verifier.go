@@ -42,7 +42,7 @@ type weakening struct {
 	AllowPassRights   bool // leave SO_PASSRIGHTS on so SCM_RIGHTS reaches Read
 	KeepPassedFDs     bool // do not close received descriptors (leak canary)
 	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
-	NoExecCheck       bool // skip the accept-time exec snapshot (exec_after_connect)
+	NoExecCheck       bool // skip the per-request exec snapshot (exec_after_connect)
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
