@@ -66,7 +66,7 @@ type daemonConfig struct {
 	// line on stdin before accept(), before reading and before Identify:
 	// the test orders the race.
 	WaitAccept, WaitRead, WaitIdentify bool
-	ReadTimeout          time.Duration
+	ReadTimeout                        time.Duration
 }
 
 // attackDaemon serves one connection: Accept, read one line through the
