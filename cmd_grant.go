@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,26 +15,34 @@ func permissionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "read", Usage: "service it may read (repeatable)"},
 		&cli.StringSliceFlag{Name: "write", Usage: "service it may write and delete in (repeatable)"},
 		&cli.BoolFlag{Name: "search", Usage: "may list and use prefix reads and deletes"},
+		&cli.StringSliceFlag{Name: "allow-env", Usage: "injection variable (LD_PRELOAD, PYTHONPATH, ...) it may run with (repeatable; see SECURITY.md)"},
 	}
 }
 
 // permChange is what grant or revoke was asked to change.
 type permChange struct {
-	read, write []string
-	search      bool
+	read, write, env []string
+	search           bool
 }
 
 func permChangeFrom(c *cli.Context) (permChange, error) {
-	pc := permChange{read: c.StringSlice("read"), write: c.StringSlice("write"), search: c.Bool("search")}
+	pc := permChange{read: c.StringSlice("read"), write: c.StringSlice("write"), env: c.StringSlice("allow-env"), search: c.Bool("search")}
 	for _, s := range append(slices.Clone(pc.read), pc.write...) {
 		if s == "" {
 			return pc, usageError("a service name cannot be empty")
 		}
 	}
+	for _, v := range pc.env {
+		if v == "" || strings.ContainsAny(v, "= \t") {
+			return pc, usageError("%q is not an environment variable name", v)
+		}
+	}
 	return pc, nil
 }
 
-func (pc permChange) empty() bool { return len(pc.read) == 0 && len(pc.write) == 0 && !pc.search }
+func (pc permChange) empty() bool {
+	return len(pc.read) == 0 && len(pc.write) == 0 && len(pc.env) == 0 && !pc.search
+}
 
 func grantCommand() *cli.Command {
 	return &cli.Command{
@@ -47,7 +56,7 @@ func grantCommand() *cli.Command {
 				return err
 			}
 			if c.NArg() != 1 || pc.empty() {
-				return usageError("grant takes PATH and at least one of --read S, --write S, --search")
+				return usageError("grant takes PATH and at least one of --read S, --write S, --search, --allow-env VAR")
 			}
 			return changePermissions(c, c.Args().Get(0), pc, true)
 		},
@@ -125,10 +134,16 @@ func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) er
 		if grant {
 			e.GrantRead(pc.read...)
 			e.GrantWrite(pc.write...)
+			for _, v := range pc.env {
+				if !slices.Contains(e.AllowEnv, v) {
+					e.AllowEnv = append(e.AllowEnv, v)
+				}
+			}
 			e.CanSearch = e.CanSearch || pc.search
 		} else {
 			e.RevokeRead(pc.read...)
 			e.RevokeWrite(pc.write...)
+			e.AllowEnv = slices.DeleteFunc(slices.Clone(e.AllowEnv), func(v string) bool { return slices.Contains(pc.env, v) })
 			e.CanSearch = e.CanSearch && !pc.search
 		}
 		after = *e
@@ -151,7 +166,7 @@ func revokeAll(c *cli.Context, arg string) error {
 		if e == nil {
 			return notRegistered(path)
 		}
-		e.AllowedReadServices, e.AllowedWriteServices, e.CanSearch = []string{}, []string{}, false
+		e.AllowedReadServices, e.AllowedWriteServices, e.CanSearch, e.AllowEnv = []string{}, []string{}, false, nil
 		return nil
 	})
 	if err == nil {

@@ -5,7 +5,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -106,17 +105,9 @@ func TestAllowEnvRelaxesOneVariable(t *testing.T) {
 	e.start()
 	tool := e.registeredTool()
 	wantAnswer(t, "PYTHONPATH before allow_env", e.askOnce(tool, "PYTHONPATH=/x"), "injected_environment")
-	// keychain-auth has no flag for allow_env: edit config.json, as a user would.
-	path := filepath.Join(e.home, ".config", "keychain-auth", "config.json")
-	var cfg map[string]any
-	if err := json.Unmarshal(mustRead(t, path), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	entry := cfg["registered_binaries"].([]any)[0].(map[string]any)
-	entry["allow_env"] = []string{"PYTHONPATH"}
-	b, _ := json.Marshal(cfg)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
+	e.mustKA("grant", tool, "--allow-env", "PYTHONPATH")
+	if pol := e.mustKA("policy"); !strings.Contains(pol, "allow env:  PYTHONPATH") {
+		t.Errorf("policy does not show the relaxed variable:\n%s", pol)
 	}
 	wantAnswer(t, "PYTHONPATH allowed", e.askOnce(tool, "PYTHONPATH=/x"), "")
 	wantAnswer(t, "LD_PRELOAD still refused", e.askOnce(tool, "PYTHONPATH=/x", "LD_PRELOAD="+harmlessLib(t)), "injected_environment")
@@ -124,6 +115,8 @@ func TestAllowEnvRelaxesOneVariable(t *testing.T) {
 	if !strings.Contains(audit, `"relaxed_env":["PYTHONPATH"]`) {
 		t.Errorf("audit does not list the relaxed variable:\n%s", audit)
 	}
+	e.mustKA("revoke", tool, "--allow-env", "PYTHONPATH")
+	wantAnswer(t, "PYTHONPATH after revoke", e.askOnce(tool, "PYTHONPATH=/x"), "injected_environment")
 }
 
 func TestTracedCallerDenied(t *testing.T) {
