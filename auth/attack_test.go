@@ -41,6 +41,12 @@ func init() {
 	switch role {
 	case "daemon":
 		attackDaemon()
+	case "victim":
+		attackVictim()
+	case "thief":
+		attackThief()
+	case "holder":
+		attackHolder()
 	default:
 		exitOn(fmt.Errorf("unknown attack role %q", role))
 	}
@@ -219,7 +225,11 @@ func (lab *attackLab) start(argv []string, env ...string) *attackProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", argv[0], err)
 	}
+	// A stuck attack fails the test instead of hanging it: the watchdog
+	// kills the group, and expect then sees end of file.
+	watchdog := time.AfterFunc(20*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	t.Cleanup(func() {
+		watchdog.Stop()
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
