@@ -47,6 +47,11 @@ func init() {
 		attackThief()
 	case "holder":
 		attackHolder()
+	case "bindmount":
+		attackBindMount()
+	case "userns":
+		attackUserNS()
+	case "nsprobe":
 	default:
 		exitOn(fmt.Errorf("unknown attack role %q", role))
 	}
@@ -206,12 +211,18 @@ type attackProc struct {
 // start runs argv (argv[0] a path) under sameUser with env added; its
 // whole process group is killed at cleanup.
 func (lab *attackLab) start(argv []string, env ...string) *attackProc {
+	lab.t.Helper()
+	return lab.startAttr(sameUser(), argv, env...)
+}
+
+// startAttr is start with the given process attributes.
+func (lab *attackLab) startAttr(attr *syscall.SysProcAttr, argv []string, env ...string) *attackProc {
 	t := lab.t
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "AUTH_ATTACK_SOCK="+lab.sock)
 	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = sameUser()
+	cmd.SysProcAttr = attr
 	cmd.Dir = lab.dir
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
