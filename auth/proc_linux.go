@@ -94,9 +94,16 @@ func startTicks(pid int) (uint64, error) {
 // statFields parses the numbered fields (1-based, as in proc(5)) of
 // /proc/PID/stat into out.
 func statFields(pid int, want []int, out []uint64) error {
+	return statFieldsOf(pid, "stat", want, out)
+}
+
+// statFieldsOf parses fields of a stat file of pid: "stat" for the whole
+// process, or its main thread's "task/PID/stat", which carries the same
+// address-space fields without summing over every thread.
+func statFieldsOf(pid int, name string, want []int, out []uint64) error {
 	bp := procBufs.Get().(*[]byte)
 	defer procBufs.Put(bp)
-	b, err := readProc(pid, "stat", bp, 4096, false)
+	b, err := readProc(pid, name, bp, 4096, false)
 	if err != nil {
 		return err
 	}
