@@ -422,7 +422,7 @@ func TestTracerPID(t *testing.T) {
 	v := newVerifier(t, Options{})
 	l, sock := listen(t, "")
 	done, release := make(chan error, 1), make(chan struct{})
-	defer close(release)
+	t.Cleanup(func() { close(release) })
 	var pid int
 	go func() {
 		// The tracer is the thread that started the child; it must resume it.
@@ -441,7 +441,22 @@ func TestTracerPID(t *testing.T) {
 			return
 		}
 		done <- syscall.PtraceCont(pid, 0)
-		<-release // an exiting locked thread would detach the tracee
+		// Every signal the tracee receives (the Go runtime sends itself
+		// SIGURG to preempt goroutines) stops it until its tracer lets it
+		// go on; keep passing them through until it exits, or it hangs.
+		// This locked thread must stay alive meanwhile: its exit would
+		// detach the tracee.
+		for {
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.Exited() || ws.Signaled() {
+				<-release
+				return
+			}
+			sig := 0
+			if ws.Stopped() && ws.StopSignal() != syscall.SIGTRAP {
+				sig = int(ws.StopSignal())
+			}
+			_ = syscall.PtraceCont(pid, sig)
+		}
 	}()
 	if err := <-done; err != nil {
 		t.Skipf("cannot run a traced child: %v", err)
