@@ -8,13 +8,17 @@ import (
 )
 
 // expectOrSkip is expect for the namespace attackers in C: a "skip:" line
-// (the kernel refused a namespace) skips the test with its message.
+// (the kernel refused a namespace) skips the test with its message, a
+// "fail:" line fails it.
 func (p *attackProc) expectOrSkip(prefix string) string {
 	p.t.Helper()
 	for {
 		line, err := p.out.ReadString('\n')
 		if strings.HasPrefix(line, "skip:") {
 			p.t.Skipf("SKIP %s: %s", p.cmd.Path, strings.TrimSpace(line))
+		}
+		if strings.HasPrefix(line, "fail:") {
+			p.t.Fatalf("%s: %s", p.cmd.Path, strings.TrimSpace(line))
 		}
 		if strings.HasPrefix(line, prefix) {
 			return strings.TrimSpace(strings.TrimPrefix(line, prefix))
