@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/keychain-auth/keychain-auth/secret"
 	"github.com/keychain-auth/keychain-auth/transport"
@@ -172,21 +171,15 @@ type passReader struct {
 }
 
 func newPassReader(c *cli.Context) *passReader {
-	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &passReader{c: c, tty: f}
+	if tty := terminalIn(c); tty != nil {
+		return &passReader{c: c, tty: tty}
 	}
 	return &passReader{c: c, in: bufio.NewReaderSize(c.App.Reader, 4096)}
 }
 
 func (p *passReader) read(prompt string) (secret.Value, error) {
 	if p.tty != nil {
-		fmt.Fprint(p.c.App.ErrWriter, prompt)
-		b, err := term.ReadPassword(int(p.tty.Fd()))
-		fmt.Fprintln(p.c.App.ErrWriter)
-		if err != nil {
-			return "", fmt.Errorf("read passphrase: %w", err)
-		}
-		return secret.New(string(b)), nil
+		return readHidden(p.c, p.tty, prompt, "passphrase")
 	}
 	var b strings.Builder
 	for {

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/keychain-auth/keychain-auth/secret"
 	"github.com/keychain-auth/keychain-auth/transport"
@@ -42,14 +40,8 @@ func putCommand() *cli.Command {
 // readValue reads the value from stdin: without echo at a terminal, else the
 // whole input with one trailing newline removed (as `echo x |` adds one).
 func readValue(c *cli.Context) (secret.Value, error) {
-	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(c.App.ErrWriter, "Value: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(c.App.ErrWriter)
-		if err != nil {
-			return "", fmt.Errorf("read value: %w", err)
-		}
-		return secret.New(string(b)), nil
+	if tty := terminalIn(c); tty != nil {
+		return readHidden(c, tty, "Value: ", "value")
 	}
 	b, err := io.ReadAll(io.LimitReader(c.App.Reader, maxValue+1))
 	if err != nil {
