@@ -176,11 +176,19 @@ func (e *env) run(stdin string, name string, args ...string) result {
 
 func (e *env) runIn(dir, stdin, name string, args ...string) result {
 	e.t.Helper()
+	return e.runWith(dir, nil, nil, stdin, name, args...)
+}
+
+// runWith runs name in dir with the environment's variables plus extra,
+// with attr (another user, a tracer) when given, and returns its result.
+func (e *env) runWith(dir string, extra []string, attr *syscall.SysProcAttr, stdin, name string, args ...string) result {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = e.vars
+	cmd.Env = append(append([]string{}, e.vars...), extra...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = attr
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -3,9 +3,6 @@
 package integration
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -29,21 +26,7 @@ const readTool = `{"type":"REQUEST","action":"read","service":"tool","targets":[
 // under wrap (a tracer) and as another user.
 func (e *env) runEnv(extra []string, attr *syscall.SysProcAttr, stdin, name string, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(append([]string{}, e.vars...), extra...)
-	cmd.Dir = e.home
-	cmd.SysProcAttr = attr
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		e.t.Fatalf("run %s: %v", name, err)
-	}
-	return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+	return e.runWith(e.home, extra, attr, stdin, name, args...)
 }
 
 // registeredTool copies the relay into the project directory, registers it
