@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestClientCommandsWithoutDaemon(t *testing.T) {
@@ -263,5 +265,31 @@ func TestEnvironmentOverrides(t *testing.T) {
 	var st map[string]any
 	if err := json.Unmarshal([]byte(e.mustKA("status", "--json")), &st); err != nil || st["endpoint"] != sock {
 		t.Errorf("status = %v, %v; want endpoint %s", st, err, sock)
+	}
+}
+
+// TestServeStopsOnSIGINT: Ctrl-C in a terminal stops the daemon cleanly,
+// as SIGTERM does (every other test stops it with SIGTERM).
+func TestServeStopsOnSIGINT(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.mu.Lock()
+	d, done := e.daemon, e.done
+	e.daemon = nil
+	e.mu.Unlock()
+	if err := d.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = d.Process.Kill()
+		t.Fatal("daemon did not stop on SIGINT")
+	}
+	if code := d.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGINT", code)
+	}
+	if _, err := os.Stat(e.socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind after SIGINT: %v", err)
 	}
 }
