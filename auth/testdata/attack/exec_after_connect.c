@@ -19,52 +19,7 @@
  * The child prints "answer: <line>" for whatever the daemon sends back.
  */
 #define _GNU_SOURCE
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
-
-static const char request[] = "{\"type\":\"REQUEST\",\"action\":\"read\",\"service\":\"victim\",\"targets\":[\"token\"]}\n";
-
-static void die(const char *what) {
-	perror(what);
-	exit(3);
-}
-
-static int dial(const char *path, int cloexec) {
-	int fd = socket(AF_UNIX, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
-	if (fd < 0)
-		die("socket");
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path)
-		die("socket path too long");
-	strcpy(a.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-		die("connect");
-	return fd;
-}
-
-/* wait_exec polls until pid runs approved (at most 10 s). */
-static void wait_exec(pid_t pid, const char *approved) {
-	char link[64], target[PATH_MAX];
-	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 10000; i++) {
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n > 0) {
-			target[n] = 0;
-			if (strcmp(target, approved) == 0)
-				return;
-		}
-		struct timespec ms = {0, 1000000};
-		nanosleep(&ms, NULL);
-	}
-	fprintf(stderr, "parent never ran %s\n", approved);
-	exit(3);
-}
+#include "attack.h"
 
 static void wait_go(void) {
 	char go;
@@ -74,16 +29,11 @@ static void wait_go(void) {
 
 static void child(int fd, pid_t parent, const char *approved, int writes) {
 	if (writes) {
-		wait_exec(parent, approved);
+		wait_exec(parent, "parent", approved);
 		if (write(fd, request, sizeof request - 1) < 0)
 			die("child write");
 	}
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	buf[n > 0 ? n : 0] = 0;
-	printf("answer: %s\n", buf);
-	fflush(stdout);
-	_exit(0);
+	print_answer_and_exit(fd);
 }
 
 int main(int argc, char **argv) {
@@ -93,7 +43,7 @@ int main(int argc, char **argv) {
 	}
 	const char *mode = argv[1], *approved = argv[3];
 	int parent_writes = strcmp(mode, "parent-writes") == 0;
-	int fd = dial(argv[2], strcmp(mode, "child-writes-cloexec") == 0);
+	int fd = dial(argv[2], strcmp(mode, "child-writes-cloexec") == 0 ? DIAL_CLOEXEC : 0);
 	if (parent_writes)
 		wait_go();
 	pid_t parent = getpid();

@@ -22,85 +22,9 @@
  * the daemon's reply.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static const char request[] = "{\"type\":\"REQUEST\",\"action\":\"read\",\"service\":\"victim\",\"targets\":[\"token\"]}\n";
-
-static void die(const char *what) {
-	perror(what);
-	exit(3);
-}
-
-static void skip(const char *what) {
-	printf("skip: %s: %s\n", what, strerror(errno));
-	fflush(stdout);
-	exit(4);
-}
-
-static void write_file(const char *path, const char *text) {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		skip(path);
-	close(fd);
-}
-
-/* enter_userns makes the caller root in a new user namespace (mapping its
- * own uid and gid only, as any user may) and its children members of a new
- * pid namespace owned by it. */
-static void enter_userns(void) {
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	char map[64];
-	if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
-		skip("unshare(CLONE_NEWUSER|CLONE_NEWPID)");
-	write_file("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-	write_file("/proc/self/uid_map", map);
-	snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-	write_file("/proc/self/gid_map", map);
-}
-
-static int dial(const char *path) {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0)
-		die("socket");
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path)
-		die("socket path too long");
-	strcpy(a.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-		die("connect");
-	return fd;
-}
-
-/* wait_exec polls until the process at procdir runs approved (10 s). */
-static void wait_exec(const char *procdir, const char *approved) {
-	char link[PATH_MAX], target[PATH_MAX];
-	snprintf(link, sizeof link, "%s/exe", procdir);
-	for (int i = 0; i < 10000; i++) {
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n > 0) {
-			target[n] = 0;
-			if (strcmp(target, approved) == 0)
-				return;
-		}
-		struct timespec ms = {0, 1000000};
-		nanosleep(&ms, NULL);
-	}
-	fprintf(stderr, "%s never ran %s\n", procdir, approved);
-	exit(3);
-}
+#include "attack.h"
 
 static void send_request(int fd, pid_t as, int forge) {
 	struct iovec iov = {.iov_base = (void *)request, .iov_len = sizeof request - 1};
@@ -127,14 +51,9 @@ static void send_request(int fd, pid_t as, int forge) {
 }
 
 static void holder(int fd, const char *procdir, const char *approved, int forge) {
-	wait_exec(procdir, approved);
+	wait_exec_at(procdir, procdir, approved);
 	send_request(fd, 1, forge);
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	buf[n > 0 ? n : 0] = 0;
-	printf("answer: %s\n", buf);
-	fflush(stdout);
-	_exit(0);
+	print_answer_and_exit(fd);
 }
 
 /* connector runs as pid 1 of the new pid namespace. */
@@ -147,7 +66,7 @@ static void connector(const char *sock, const char *approved, int forge) {
 		die("readlink /proc/self");
 	self[n] = 0;
 	snprintf(procdir, sizeof procdir, "/proc/%s", self);
-	int fd = dial(sock);
+	int fd = dial(sock, 0);
 	printf("connected\n");
 	fflush(stdout);
 	pid_t pid = fork();
@@ -165,7 +84,7 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	int forge = strcmp(argv[1], "forge") == 0;
-	enter_userns();
+	enter_userns(CLONE_NEWPID, "unshare(CLONE_NEWUSER|CLONE_NEWPID)");
 	pid_t pid = fork();
 	if (pid < 0)
 		skip("fork into the new pid namespace");

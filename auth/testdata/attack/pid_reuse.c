@@ -28,95 +28,11 @@
  * prints its own lines to the same stdout.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static const char request[] = "{\"type\":\"REQUEST\",\"action\":\"read\",\"service\":\"victim\",\"targets\":[\"token\"]}\n";
-
-static void die(const char *what) {
-	perror(what);
-	exit(3);
-}
-
-static void skip(const char *what) {
-	printf("skip: %s: %s\n", what, strerror(errno));
-	fflush(stdout);
-	exit(4);
-}
-
-static void write_file(const char *path, const char *text) {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		skip(path);
-	close(fd);
-}
-
-static void enter_userns(void) {
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	char map[64];
-	if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) < 0)
-		skip("unshare(CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNS)");
-	write_file("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-	write_file("/proc/self/uid_map", map);
-	snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-	write_file("/proc/self/gid_map", map);
-}
-
-static void sleep_ms(int ms) {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
-/* dial connects to path, retrying while the daemon starts (10 s). */
-static int dial(const char *path) {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path)
-		die("socket path too long");
-	strcpy(a.sun_path, path);
-	for (int i = 0; i < 10000; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd < 0)
-			die("socket");
-		if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-			return fd;
-		if (errno != ENOENT && errno != ECONNREFUSED)
-			die("connect");
-		close(fd);
-		sleep_ms(1);
-	}
-	die("daemon never listened");
-	return -1;
-}
-
-static void wait_exec(pid_t pid, const char *approved) {
-	char link[64], target[PATH_MAX];
-	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 10000; i++) {
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n > 0) {
-			target[n] = 0;
-			if (strcmp(target, approved) == 0)
-				return;
-		}
-		sleep_ms(1);
-	}
-	fprintf(stderr, "pid %d never ran %s\n", (int)pid, approved);
-	exit(3);
-}
+#include "attack.h"
 
 static void write_request(int fd) {
 	if (write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1))
@@ -135,12 +51,7 @@ static void holder(int fd, const int go[2], const int done[2], int writes) {
 		if (write(done[1], "w", 1) != 1)
 			die("holder: done");
 	}
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	buf[n > 0 ? n : 0] = 0;
-	printf("answer: %s\n", buf);
-	fflush(stdout);
-	_exit(0);
+	print_answer_and_exit(fd);
 }
 
 static pid_t start_daemon(const char *daemon, int *go) {
@@ -180,7 +91,7 @@ static pid_t reuse(pid_t pid, const char *approved) {
 		fflush(stdout);
 		exit(3);
 	}
-	wait_exec(child, approved);
+	wait_exec(child, NULL, approved);
 	return child;
 }
 
@@ -198,7 +109,7 @@ static void init(const char *mode, const char *sock, const char *approved, const
 	if (conn < 0)
 		die("fork connector");
 	if (conn == 0) {
-		int fd = dial(sock);
+		int fd = dial(sock, DIAL_RETRY);
 		if (!holder_writes)
 			write_request(fd);
 		pid_t h = fork();
@@ -230,7 +141,7 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "usage: %s connector-writes|holder-writes SOCK APPROVED DAEMON\n", argv[0]);
 		return 2;
 	}
-	enter_userns();
+	enter_userns(CLONE_NEWPID | CLONE_NEWNS, "unshare(CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNS)");
 	pid_t pid = fork();
 	if (pid < 0)
 		skip("fork into the new pid namespace");
