@@ -99,8 +99,40 @@ static inline int dial(const char *path, int flags) {
 	return -1;
 }
 
+/* exec_done reports whether the exec of the process at procdir has finished
+ * building its address space: the kernel switches the exe link early in
+ * execve and fills the layout fields of stat (start_code ... env_start) only
+ * later, so a request sent in between would race the daemon's exec check.
+ * env_start (field 50) is among the last to be set. */
+static inline int exec_done(const char *procdir) {
+	char path[PATH_MAX], buf[2048];
+	snprintf(path, sizeof path, "%s/stat", procdir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	/* Field 3 follows the ')'; walk to field 50. */
+	int field = 2;
+	unsigned long long v = 0;
+	for (char *tok = strtok(p + 1, " \n"); tok != NULL; tok = strtok(NULL, " \n")) {
+		if (++field == 50) {
+			v = strtoull(tok, NULL, 10);
+			break;
+		}
+	}
+	return v != 0;
+}
+
 /* wait_exec_at polls until the process at procdir (a /proc/PID directory)
- * runs approved, or exits 3 after 10 s with "<who> never ran <approved>". */
+ * runs approved and its exec has finished, or exits 3 after 10 s with
+ * "<who> never ran <approved>". */
 static inline void wait_exec_at(const char *procdir, const char *who, const char *approved) {
 	char link[PATH_MAX], target[PATH_MAX];
 	snprintf(link, sizeof link, "%s/exe", procdir);
@@ -108,7 +140,7 @@ static inline void wait_exec_at(const char *procdir, const char *who, const char
 		ssize_t n = readlink(link, target, sizeof target - 1);
 		if (n > 0) {
 			target[n] = 0;
-			if (strcmp(target, approved) == 0)
+			if (strcmp(target, approved) == 0 && exec_done(procdir))
 				return;
 		}
 		sleep_ms(1);
