@@ -4,10 +4,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"io/fs"
 	"os"
 	"runtime"
+
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 )
 
 // isWindows: file mode bits mean little there (ACLs protect the profile).

@@ -15,12 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 )
 
 // ProtocolVersion is the only protocol_version this build understands.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 )
 
 // Pending queue defaults.
