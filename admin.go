@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/keychain-auth/keychain-auth/auth"
 	"github.com/keychain-auth/keychain-auth/config"
@@ -91,4 +94,14 @@ func loadPolicy() (*config.Config, error) {
 
 func notRegistered(path string) *cliError {
 	return fail(exitUnregistered, "%s is not registered", path).hint("register it with `keychain-auth register %s`", path)
+}
+
+// warnInterpreter tells the admin, before it happens, what an entry for an
+// interpreter means: it is usually a script that should be registered.
+func warnInterpreter(c *cli.Context, path string) {
+	if !auth.IsInterpreter(path) {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: warning: %s is an interpreter: an entry for it admits every script it runs and every shell, REPL or -c of it\n", path)
+	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: register the script itself instead (see SECURITY.md, \"Scripts\")")
 }

@@ -34,6 +34,7 @@ func approve(c *cli.Context, hashArg, pathArg string) error {
 	if err != nil {
 		return err
 	}
+	warnInterpreter(c, path)
 	err = updatePolicy(func(cfg *config.Config) error {
 		if _, e := cfg.Find(path); e != nil {
 			// Approving a known path is an upgrade: its permissions stay.

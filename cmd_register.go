@@ -70,6 +70,7 @@ func recordProgram(c *cli.Context, arg, done string, change func(*config.Config,
 	if err != nil {
 		return err
 	}
+	warnInterpreter(c, img.Path)
 	if err := updatePolicy(func(cfg *config.Config) error { return change(cfg, img) }); err != nil {
 		return err
 	}

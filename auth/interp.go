@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -126,4 +127,12 @@ func (in *interpreter) harmlessFlags(a string) bool {
 		}
 	}
 	return true
+}
+
+// IsInterpreter reports whether path names an interpreter the daemon knows
+// (sh, bash, python3, node, ...). A policy entry for the interpreter itself
+// admits every script it runs and every REPL or -c of it, so the admin CLI
+// warns before registering one.
+func IsInterpreter(path string) bool {
+	return lookupInterpreter(filepath.Base(path)) != nil
 }

@@ -293,3 +293,19 @@ func TestServeStopsOnSIGINT(t *testing.T) {
 		t.Errorf("socket left behind after SIGINT: %v", err)
 	}
 }
+
+// TestRegisteringAnInterpreterWarns: an entry for sh or python3 itself
+// admits every script and REPL of it, so the CLI says so; a program does
+// not get the warning.
+func TestRegisteringAnInterpreterWarns(t *testing.T) {
+	e := newEnv(t)
+	r := e.ka("", "register", "/bin/sh")
+	if r.code != 0 || !strings.Contains(r.stderr, "is an interpreter") {
+		t.Errorf("register /bin/sh: exit %d stderr %q, want a warning", r.code, r.stderr)
+	}
+	tool := filepath.Join(e.projectDir(), "tool")
+	copyFile(t, bin.relay, tool, 0o755)
+	if r := e.ka("", "register", tool); r.code != 0 || strings.Contains(r.stderr, "interpreter") {
+		t.Errorf("register a program: exit %d stderr %q, want no warning", r.code, r.stderr)
+	}
+}
