@@ -37,6 +37,11 @@ func readExecStamp(pid int) (execStamp, error) {
 // sender check, what the connector runs. A failure is kept for Identify,
 // which reports it (the connector may simply have exited).
 //
+// After a request was identified, its final reading is carried over as the
+// next request's stamp instead of reading again: it was taken before the
+// next request could be read, so it covers a longer stretch, and a program
+// that execs between two requests on one connection is refused as well.
+//
 // Why not at Accept: a program may connect and exec another that then
 // speaks for itself; what matters is the program that wrote the request.
 func (p *Peer) stampExec() {
@@ -45,6 +50,9 @@ func (p *Peer) stampExec() {
 		return
 	}
 	s.stamped = true
+	if s.carried {
+		return
+	}
 	s.exec, s.stampErr = readExecStamp(p.pid)
 }
 
@@ -68,10 +76,16 @@ func (p *Peer) checkExec() error {
 		return p.v.unavailable(t, err)
 	}
 	if now != s.exec {
+		s.carried = false
 		if aerr := t.alive(); aerr != nil {
 			return aerr
 		}
 		return refuse(ReasonExecAfterConnect, "pid %d exec'ed after writing its request", p.pid)
 	}
-	return t.alive()
+	if err := t.alive(); err != nil {
+		s.carried = false
+		return err
+	}
+	s.carried = true
+	return nil
 }

@@ -27,7 +27,11 @@ import (
 //	        AUTH_TEST_RIGHTS=N  send N descriptors with the message
 //	        AUTH_TEST_EXEC=json exec that argv with the connection on fd 3
 //	        and wait until the daemon closes.
+//	        AUTH_TEST_EXEC_AFTER_REPLY=1 after writing, wait for one byte
+//	        from the daemon, then exec itself as "inheritwait" with the
+//	        connection on fd 3 (the same process, another program)
 //	inherit write "evil\n" on fd 3 (a process that did not connect)
+//	inheritwait  write "evil\n" on fd 3 and wait until the daemon closes
 //	spawn   run AUTH_TEST_SPAWN as a client child and wait for it
 //	daemon  serve one connection on AUTH_TEST_SOCK, print what Read returns
 func TestMain(m *testing.M) {
@@ -39,6 +43,11 @@ func TestMain(m *testing.M) {
 	case "inherit":
 		_, err := os.NewFile(3, "conn").Write([]byte("evil\n"))
 		exitOn(err)
+	case "inheritwait":
+		conn := os.NewFile(3, "conn")
+		_, err := conn.Write([]byte("evil\n"))
+		exitOn(err)
+		io.Copy(io.Discard, conn)
 	case "spawn":
 		cmd := exec.Command(os.Getenv("AUTH_TEST_SPAWN"))
 		cmd.Env = append(os.Environ(), "AUTH_TEST_HELPER=client")
@@ -75,6 +84,13 @@ func helperClient() {
 		exitOn(err)
 	}
 	fmt.Println("written")
+	if os.Getenv("AUTH_TEST_EXEC_AFTER_REPLY") == "1" {
+		var b [1]byte
+		_, err := uc.Read(b[:])
+		exitOn(err)
+		os.Setenv("AUTH_TEST_HELPER", "inheritwait")
+		execWithConn(uc, `["/proc/self/exe"]`)
+	}
 	if os.Getenv("AUTH_TEST_CHILD") == "1" {
 		f, err := uc.File()
 		exitOn(err)

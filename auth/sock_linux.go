@@ -26,6 +26,7 @@ type peerSys struct {
 	exec       execStamp // what the connector ran at this request's first chunk
 	stamped    bool
 	stampErr   error
+	carried    bool  // exec holds the previous request's final, verified reading
 	refused    error // sticky: a refused connection stays refused
 
 	msg    unix.Msghdr
