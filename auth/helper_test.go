@@ -33,6 +33,10 @@ import (
 //	inherit write "evil\n" on fd 3 (a process that did not connect)
 //	inheritwait  write "evil\n" on fd 3 and wait until the daemon closes
 //	spawn   run AUTH_TEST_SPAWN as a client child and wait for it
+//	spawnexec  start AUTH_TEST_SPAWN as a client child, then exec
+//	        AUTH_TEST_PARENT_EXEC as "park" (the child's parent runs another
+//	        program from then on)
+//	park    print "parked" and wait for stdin to close
 //	daemon  serve one connection on AUTH_TEST_SOCK, print what Read returns
 func TestMain(m *testing.M) {
 	switch os.Getenv("AUTH_TEST_HELPER") {
@@ -53,6 +57,16 @@ func TestMain(m *testing.M) {
 		cmd.Env = append(os.Environ(), "AUTH_TEST_HELPER=client")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		exitOn(cmd.Run())
+	case "spawnexec":
+		cmd := exec.Command(os.Getenv("AUTH_TEST_SPAWN"))
+		cmd.Env = append(os.Environ(), "AUTH_TEST_HELPER=client")
+		exitOn(cmd.Start())
+		os.Setenv("AUTH_TEST_HELPER", "park")
+		path := os.Getenv("AUTH_TEST_PARENT_EXEC")
+		exitOn(syscall.Exec(path, []string{path}, os.Environ()))
+	case "park":
+		fmt.Println("parked")
+		io.Copy(io.Discard, os.Stdin)
 	case "daemon":
 		helperDaemon()
 	}
