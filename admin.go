@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,10 +68,12 @@ func normalizeHash(h string) (string, error) {
 	return n, nil
 }
 
-// printable quotes a string that holds control characters, so that a
-// program named "x\nPath: /usr/bin/good" cannot forge lines in our output.
+// printable quotes a string that holds control characters (C0, DEL and
+// C1, whose U+009B is a one-rune escape-sequence start for some terminals)
+// or invalid UTF-8, so that a program named "x\nPath: /usr/bin/good" cannot
+// forge lines in our output.
 func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s
 	}
 	return strconv.Quote(s)

@@ -47,15 +47,23 @@ func auditCommand() *cli.Command {
 	}
 }
 
+// auditLine renders one record for a person. Every field a caller chooses
+// (key names, its own path) goes through printable: an unregistered program
+// could otherwise put a newline and a forged "success" line, or terminal
+// escapes, into what the admin reads.
 func auditLine(r audit.Record) string {
-	who := r.Path
+	who := printable(r.Path)
 	if r.Courier != nil {
-		who += " (via " + filepath.Base(r.Courier.Path) + ")"
+		who += " (via " + printable(filepath.Base(r.Courier.Path)) + ")"
 	}
-	what := strings.TrimSpace(r.Action + " " + r.Service + " " + strings.Join(r.Targets, ","))
-	out := fmt.Sprintf("%s pid=%d %s %s: %s", r.Time.Local().Format(time.RFC3339), r.PID, who, what, r.Status)
+	targets := make([]string, len(r.Targets))
+	for i, t := range r.Targets {
+		targets[i] = printable(t)
+	}
+	what := strings.TrimSpace(r.Action + " " + printable(r.Service) + " " + strings.Join(targets, ","))
+	out := fmt.Sprintf("%s pid=%d %s %s: %s", r.Time.Local().Format(time.RFC3339), r.PID, who, what, printable(r.Status))
 	if r.Reason != "" {
-		out += " (" + r.Reason + ")"
+		out += " (" + printable(r.Reason) + ")"
 	}
 	return out
 }

@@ -5,6 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keychain-auth/keychain-auth/audit"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -34,6 +38,30 @@ func TestPrintable(t *testing.T) {
 	forged := "/tmp/x\nPath:      /usr/bin/good"
 	if got := printable(forged); strings.Contains(got, "\n") {
 		t.Errorf("printable kept a newline: %q", got)
+	}
+	for _, s := range []string{"a\x1b[2Jb", "a\u009b2Jb", "a\xffb"} {
+		got := printable(s)
+		if got == s || strings.ContainsAny(got, "\x1b\u009b") || !utf8.ValidString(got) {
+			t.Errorf("printable(%q) = %q, want it quoted with no raw control or invalid byte", s, got)
+		}
+	}
+}
+
+// An unregistered caller chooses its key names; the audit command must not
+// let one become a second, forged line on the admin's terminal.
+func TestAuditLineQuotesCallerFields(t *testing.T) {
+	forged := "k\n2026-01-01T00:00:00Z pid=1 /usr/bin/ssh read prod key: success\x1b[31m"
+	r := audit.Record{Time: time.Now(), PID: 7, Path: "/tmp/evil\nx", Service: "svc", Action: "read",
+		Targets: []string{"ok", forged}, Status: "denied", Reason: "unregistered_binary_pending_approval",
+		Courier: &audit.Party{Path: "/bin/keychain-auth\x1b[0m"}}
+	line := auditLine(r)
+	if strings.ContainsAny(line, "\n\x1b") {
+		t.Errorf("auditLine kept a raw newline or escape: %q", line)
+	}
+	for _, want := range []string{"pid=7", "read svc ok,", ": denied (unregistered_binary_pending_approval)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("auditLine = %q, want it to contain %q", line, want)
+		}
 	}
 }
 
