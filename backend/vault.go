@@ -216,6 +216,11 @@ func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) e
 			v.forgetKey()
 		}
 		v.hdr, v.key, v.data, v.disk = h, key, data, st
+	} else if key != v.key {
+		// A new key (create, ChangePassphrase) that never reached the
+		// disk is of no further use; zero it rather than leave it to the
+		// garbage collector.
+		clear(key[:])
 	}
 	return err
 }

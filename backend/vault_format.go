@@ -133,7 +133,9 @@ func newPassphraseHeader() (header, error) {
 
 // deriveKey runs Argon2id over the passphrase with the header's parameters.
 func deriveKey(pass secret.Value, h *header) *[vaultKeySize]byte {
-	k := argon2.IDKey([]byte(pass.Reveal()), h.salt[:], h.kdf.Time, h.kdf.MemoryKiB, h.kdf.Threads, vaultKeySize)
+	p := []byte(pass.Reveal())
+	k := argon2.IDKey(p, h.salt[:], h.kdf.Time, h.kdf.MemoryKiB, h.kdf.Threads, vaultKeySize)
+	clear(p)
 	var key [vaultKeySize]byte
 	copy(key[:], k)
 	clear(k)
