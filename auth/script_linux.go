@@ -90,7 +90,7 @@ func openHeldScript(t target, hold scriptHold, arg string) (int, string) {
 // descriptor swapped meanwhile is not mistaken for the checked one.
 func openProcFD(pid, n int, want string) (int, string) {
 	name := "fd/" + itoa(n)
-	fd, err := unix.Open(procPath(pid, name), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open(procPath(pid, name), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return -1, ""
 	}
@@ -163,12 +163,15 @@ func pathMatches(link, want string) bool {
 // symlink-free: the kernel's name for the opened file must be the path
 // itself. A path through a symlink (or "..") could have named another
 // file when the interpreter opened it, because whoever owns the link can
-// re-point it after exec.
+// re-point it after exec. O_NONBLOCK|O_NOCTTY here and in openProcFD: the
+// path is the caller's choice and may name a FIFO or a terminal, which a
+// daemon that is a session leader (as under systemd) would otherwise take
+// as its controlling tty.
 func openCanonical(path string) (int, string) {
 	if filepath.Clean(path) != path {
 		return -1, ""
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return -1, ""
 	}
@@ -226,7 +229,7 @@ func openScriptLegacy(t target, arg string) (int, string) {
 			if err != nil || !pathMatches(link, want) || unix.Stat(procPath(t.pid, "fd/"+n), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 				continue
 			}
-			if fd, err := unix.Open(procPath(t.pid, "fd/"+n), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0); err == nil {
+			if fd, err := unix.Open(procPath(t.pid, "fd/"+n), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0); err == nil {
 				return fd, link
 			}
 		}
@@ -243,7 +246,7 @@ func openScriptLegacy(t target, arg string) (int, string) {
 	if err != nil {
 		return -1, ""
 	}
-	fd, err := unix.Open(resolved, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open(resolved, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return -1, ""
 	}
