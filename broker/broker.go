@@ -59,9 +59,10 @@ type Server struct {
 	slots   chan struct{}
 	started time.Time
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool // closeAll has run: connections that arrive late are closed
+	wg      sync.WaitGroup
 
 	life lifeState // lock, unlock, passwd and the idle auto-lock (lifecycle.go)
 }
@@ -139,18 +140,25 @@ func (s *Server) start(c *net.UnixConn) {
 	}()
 }
 
+// track adds or removes an open connection. A handler goroutine may reach
+// track only after closeAll has closed the others; its connection is then
+// closed at once, or shutdown would wait for it up to the idle timeout.
 func (s *Server) track(c net.Conn, add bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
+	switch {
+	case add && s.closing:
+		c.Close()
+	case add:
 		s.conns[c] = struct{}{}
-	} else {
+	default:
 		delete(s.conns, c)
 	}
 }
 
 func (s *Server) closeAll() {
 	s.mu.Lock()
+	s.closing = true
 	for c := range s.conns {
 		c.Close()
 	}

@@ -312,6 +312,17 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// A handler that starts after shutdown began (accepted just before the
+// listener closed) must not keep the daemon waiting for its idle timeout.
+func TestConnectionAfterShutdownIsClosed(t *testing.T) {
+	f := newFixture(t, Limits{IdleTimeout: time.Minute})
+	f.srv.closeAll()
+	c := f.dial()
+	if !c.closed() {
+		t.Error("a connection served after closeAll stayed open")
+	}
+}
+
 // failingStore fails every call with an error that must stay in the log.
 type failingStore struct{ backend.Store }
 
