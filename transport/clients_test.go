@@ -20,8 +20,9 @@ import (
 
 // fakeDaemon is a tiny in-memory server for client tests: it parses every
 // line with ParseMessage (so the clients' lines must pass the strict
-// decoder) and answers from a map. Service "denied" is refused and service
-// "pending" gets the pending-approval line and a closed connection.
+// decoder) and answers from a map. Service "denied" is refused; services
+// "pending" and "queuefull" get the pending-approval or queue-full line and
+// a closed connection, as the daemon answers an unregistered caller.
 type fakeDaemon struct {
 	mu    sync.Mutex
 	items map[string]secret.Value
@@ -63,7 +64,7 @@ func (d *fakeDaemon) serve(c io.ReadWriteCloser) {
 		default:
 			resp = d.answer(req)
 		}
-		if WriteMessage(c, resp) != nil || err != nil || (req != nil && req.Service == "pending") {
+		if WriteMessage(c, resp) != nil || err != nil || (req != nil && (req.Service == "pending" || req.Service == "queuefull")) {
 			return
 		}
 	}
@@ -79,6 +80,8 @@ func (d *fakeDaemon) answer(req *Request) *Response {
 		return &Response{Type: TypeResponse, Status: StatusDenied, Reason: ReasonServiceNotAllowed}
 	case "pending":
 		return &Response{Type: TypeResponse, Status: StatusDenied, Reason: ReasonPendingApproval}
+	case "queuefull":
+		return &Response{Type: TypeResponse, Status: StatusDenied, Reason: ReasonPendingQueueFull}
 	}
 	switch req.Action {
 	case ActionWrite:
@@ -186,6 +189,9 @@ func TestReferenceClients(t *testing.T) {
 				{[]string{"read", "svc", "k/1"}, 4},
 				{[]string{"read", "denied", "k"}, 3},
 				{[]string{"read", "pending", "k"}, 5},
+				// Not registered either, only not queued: the exit code
+				// scripts branch on is 5, as with keychain-auth get.
+				{[]string{"read", "queuefull", "k"}, 5},
 				{[]string{"read", "svc"}, 2},
 			} {
 				if out, code := run(sock, "", tc.args...); code != tc.code || out != "" {

@@ -22,6 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const PENDING_APPROVAL = 'unregistered_binary_pending_approval';
+const PENDING_QUEUE_FULL = 'pending_queue_full'; // unregistered too, only not queued
 const MAX_RESPONSE = 64 << 20;
 
 /** A refusal or failure: status is "denied" or "error" ("" when local). */
@@ -170,7 +171,7 @@ const USAGE = `usage: keychain-auth.js read SERVICE KEY
 function exitCode(err) {
   if (!(err instanceof KeychainAuthError)) return 1;
   if (err.reason === 'daemon_not_running') return 6;
-  if (err.reason === PENDING_APPROVAL) return 5;
+  if (err.reason === PENDING_APPROVAL || err.reason === PENDING_QUEUE_FULL) return 5;
   if (err.status === 'denied') return 3;
   return 1;
 }

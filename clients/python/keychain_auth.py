@@ -27,6 +27,7 @@ import sys
 __all__ = ["Client", "KeychainAuthError", "DaemonNotRunning", "default_endpoint", "endpoint"]
 
 PENDING_APPROVAL = "unregistered_binary_pending_approval"
+PENDING_QUEUE_FULL = "pending_queue_full"  # unregistered too, only not queued
 _MAX_RESPONSE = 64 << 20
 
 
@@ -175,7 +176,7 @@ _USAGE = """usage: keychain_auth.py read SERVICE KEY
 def _exit_code(err):
     if isinstance(err, DaemonNotRunning):
         return EXIT_NOT_RUNNING
-    if err.reason == PENDING_APPROVAL:
+    if err.reason in (PENDING_APPROVAL, PENDING_QUEUE_FULL):
         return EXIT_PENDING
     if err.status == "denied":
         return EXIT_DENIED
