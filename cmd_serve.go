@@ -166,6 +166,7 @@ func ensureDirs() (cfgDir, dataDir string, err error) {
 // our environment so that nothing we start inherits them.
 func passphraseFromEnv() (secret.Value, error) {
 	defer os.Unsetenv("KEYCHAIN_AUTH_PASSPHRASE")
+	defer os.Unsetenv("KEYCHAIN_AUTH_PASSPHRASE_FILE")
 	if p, ok := os.LookupEnv("KEYCHAIN_AUTH_PASSPHRASE"); ok && p != "" {
 		return secret.New(p), nil
 	}
