@@ -64,6 +64,9 @@ func refusal(resp *transport.Response) *cliError {
 	case transport.ReasonActionNotInPolicy:
 		return fail(exitDenied, "denied: listing and prefix operations need search permission").
 			hint("an admin can allow it with `keychain-auth grant PATH --search`")
+	case transport.ReasonCourierNotScript:
+		return fail(exitDenied, "denied: keychain-auth get/put/delete/ls answer only for scripts, and the program that ran this one is not a script the daemon can verify").
+			hint("run it from a registered script (see SECURITY.md, \"Scripts\"); a program should speak the socket protocol itself (docs/protocol.md)")
 	case transport.ReasonStoreLocked:
 		return fail(exitError, "the secret store is locked").hint("unlock it with `keychain-auth unlock`")
 	}

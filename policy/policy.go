@@ -43,6 +43,10 @@ func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decis
 	if id == nil || req == nil {
 		return deny(nil, transport.ReasonPendingApproval)
 	}
+	if id.Courier != nil && id.Script == nil {
+		// The CLI relays for scripts only (see ReasonCourierNotScript).
+		return deny(nil, transport.ReasonCourierNotScript)
+	}
 	e := Find(cfg, id.Program())
 	if e == nil {
 		return deny(nil, transport.ReasonPendingApproval)

@@ -120,10 +120,13 @@ func TestDecide(t *testing.T) {
 		{"traced caller with relaxed env", func() *auth.Identity { id := traced(preloaded); id.InjectedEnv = []string{"LD_PRELOAD"}; return id }(), req(R, "p", X, "k"), transport.ReasonTracedProcess, preloaded.Path, []string{"LD_PRELOAD"}},
 		{"unregistered checked before tracer", traced(bash), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
 		{"courier relays a registered script", viaCourier(&auth.Identity{Exe: bash, Script: &script}, nil), req(R, "deploy", X, "k"), "", script.Path, nil},
-		{"courier's injected env counts", viaCourier(as(tool), func(c *auth.Identity) { c.InjectedEnv = []string{"LD_PRELOAD"} }), req(R, "tool", X, "k"), transport.ReasonInjectedEnvironment, tool.Path, nil},
-		{"courier's allowed env is relaxed, deduplicated", viaCourier(withEnv(preloaded, "LD_PRELOAD"), func(c *auth.Identity) { c.InjectedEnv = []string{"LD_PRELOAD"} }), req(W, "p", X, "k"), "", preloaded.Path, []string{"LD_PRELOAD"}},
-		{"traced courier", viaCourier(as(tool), func(c *auth.Identity) { c.TracerPID = 9 }), req(R, "tool", X, "k"), transport.ReasonTracedProcess, tool.Path, nil},
-		{"courier image itself grants nothing", viaCourier(as(bash), nil), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
+		{"courier's injected env counts", viaCourier(&auth.Identity{Exe: bash, Script: &script}, func(c *auth.Identity) { c.InjectedEnv = []string{"LD_PRELOAD"} }), req(R, "deploy", X, "k"), transport.ReasonInjectedEnvironment, script.Path, nil},
+		{"courier's allowed env is relaxed, deduplicated", viaCourier(&auth.Identity{Exe: bash, Script: &preloaded, InjectedEnv: []string{"LD_PRELOAD"}}, func(c *auth.Identity) { c.InjectedEnv = []string{"LD_PRELOAD"} }), req(W, "p", X, "k"), "", preloaded.Path, []string{"LD_PRELOAD"}},
+		{"traced courier", viaCourier(&auth.Identity{Exe: bash, Script: &script}, func(c *auth.Identity) { c.TracerPID = 9 }), req(R, "deploy", X, "k"), transport.ReasonTracedProcess, script.Path, nil},
+		{"courier for a shell that runs no script", viaCourier(as(bash), nil), req(R, "tool", X, "k"), transport.ReasonCourierNotScript, "", nil},
+		// A program could start the CLI and then exec an approved binary:
+		// the CLI relays for scripts only, registered program or not.
+		{"courier for a registered program", viaCourier(as(tool), nil), req(R, "tool", X, "k"), transport.ReasonCourierNotScript, "", nil},
 		{"nil identity", nil, req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
 		{"nil request", as(tool), nil, transport.ReasonPendingApproval, "", nil},
 	}

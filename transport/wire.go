@@ -89,6 +89,13 @@ const (
 	ReasonInjectedEnvironment = "injected_environment"
 	// ReasonTracedProcess (denied): the caller is being traced.
 	ReasonTracedProcess = "traced_process"
+	// ReasonCourierNotScript (denied): keychain-auth's own CLI relayed the
+	// request for a parent that is not a script the daemon could verify (a
+	// compiled program, an interactive shell). The CLI relays for scripts
+	// only: a program could start the CLI and then exec an approved binary,
+	// and the kernel does not say which program started it. Programs speak
+	// the protocol on the socket themselves.
+	ReasonCourierNotScript = "courier_parent_not_script"
 	// ReasonBadPassphrase (denied): UNLOCK or PASSWD carried a passphrase
 	// that does not open the vault. The daemon waits a moment before it
 	// answers, so guesses over one connection are slow.
