@@ -93,11 +93,9 @@ func unregisterCommand() *cli.Command {
 				return err
 			}
 			err = updatePolicy(func(cfg *config.Config) error {
-				i, e := cfg.Find(path)
-				if e == nil {
+				if !cfg.Remove(path) {
 					return notRegistered(path)
 				}
-				cfg.RegisteredBinaries = append(cfg.RegisteredBinaries[:i], cfg.RegisteredBinaries[i+1:]...)
 				return nil
 			})
 			if err != nil {
