@@ -130,9 +130,9 @@ func decisionRecord(id *auth.Identity, req *transport.Request, status, reason, d
 		if id.Script != nil {
 			r.Script = id.Exe.Path
 		}
-		r.Assurance = "full"
+		r.Assurance = audit.AssuranceFull
 		if id.ReducedAssurance {
-			r.Assurance = "reduced"
+			r.Assurance = audit.AssuranceReduced
 		}
 		if c := id.Courier; c != nil {
 			r.Courier = &audit.Party{PID: c.PID, Path: c.Exe.Path, Hash: c.Exe.Hash}
