@@ -35,10 +35,13 @@ func approve(c *cli.Context, hashArg, pathArg string) error {
 		return err
 	}
 	warnInterpreter(c, path)
+	var kept *config.Entry // the entry whose permissions the new hash inherits
 	err = updatePolicy(func(cfg *config.Config) error {
 		if _, e := cfg.Find(path); e != nil {
 			// Approving a known path is an upgrade: its permissions stay.
 			e.Hash = hash
+			cp := *e
+			kept = &cp
 			return nil
 		}
 		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(path, hash, time.Now()))
@@ -49,6 +52,13 @@ func approve(c *cli.Context, hashArg, pathArg string) error {
 	}
 	forgetPending(hash)
 	fmt.Fprintf(c.App.Writer, "Approved %s with hash %s\n", path, hash)
+	if kept != nil {
+		// The admin may think approving grants nothing; here it does not
+		// start from nothing, so say what the new content may do.
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: warning: %s was already registered; its new hash keeps its permissions (read: %s; write: %s; search: %t)\n",
+			path, listOrNone(kept.AllowedReadServices), listOrNone(kept.AllowedWriteServices), kept.CanSearch)
+		return nil
+	}
 	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: it may use nothing yet; allow services with `keychain-auth grant %s --read SERVICE`\n", path)
 	return nil
 }
