@@ -76,7 +76,7 @@ func (p *Peer) setupFD(fd int) error {
 	if p.pid <= 0 {
 		return refuse(ReasonForeignNamespace, "peer pid not visible in our pid namespace")
 	}
-	if p.uid != p.v.sys.euid {
+	if p.uid != p.v.sys.euid && !p.v.opts.weak.NoUIDCheck {
 		return refuse(ReasonUIDMismatch, "peer uid %d, daemon euid %d", p.uid, p.v.sys.euid)
 	}
 	if pidfd < 0 && !w.NoPidfd {

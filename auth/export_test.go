@@ -35,6 +35,8 @@ package auth
 //	NoExecCheck       no exec snapshot at a request's first chunk: a connector
 //	                  that writes its request and then execs an approved
 //	                  binary is identified as that binary (exec_after_connect).
+//	NoUIDCheck        a peer running under another uid is accepted
+//	                  (uid_mismatch).
 //
 // Usage from package auth_test:
 //

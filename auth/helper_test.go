@@ -232,6 +232,8 @@ func listen(t testing.TB, dir string) (*net.UnixListener, string) {
 // acceptPeer accepts one connection and runs v.Accept on it.
 func acceptPeer(t *testing.T, l *net.UnixListener, v *Verifier) (*Peer, error) {
 	t.Helper()
+	// A client that failed to connect must fail the test, not hang it.
+	l.SetDeadline(time.Now().Add(20 * time.Second))
 	c, err := l.AcceptUnix()
 	if err != nil {
 		t.Fatal(err)

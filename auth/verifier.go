@@ -43,6 +43,7 @@ type weakening struct {
 	KeepPassedFDs     bool // do not close received descriptors (leak canary)
 	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
 	NoExecCheck       bool // skip the per-request exec snapshot (exec_after_connect)
+	NoUIDCheck        bool // accept a peer of another uid
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,12 +327,29 @@ func TestUIDMismatch(t *testing.T) {
 	}
 	dir := worldDir(t)
 	bin := copyBinary(t, dir, "client", "")
-	v := newVerifier(t, Options{})
-	l, sock := listen(t, dir)
-	os.Chmod(sock, 0o777)
-	startClient(t, sock, client{bin: bin, attr: nobody()})
-	_, err := acceptPeer(t, l, v)
-	wantReason(t, err, ReasonUIDMismatch)
+	for _, weak := range []bool{true, false} {
+		v := newVerifier(t, WithWeakening(Options{}, Weakening{NoUIDCheck: weak}))
+		sub := filepath.Join(dir, fmt.Sprint("weak-", weak))
+		if err := os.Mkdir(sub, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(sub, 0o777)
+		l, sock := listen(t, sub)
+		os.Chmod(sock, 0o777)
+		startClient(t, sock, client{bin: bin, attr: nobody()})
+		p, err := acceptPeer(t, l, v)
+		if weak {
+			// Canary: without the check, a peer of another uid is served.
+			if err != nil {
+				t.Fatalf("with the uid check off: %v", err)
+			}
+			if _, err := readLine(t, p); err != nil {
+				t.Fatalf("with the uid check off, read: %v", err)
+			}
+			continue
+		}
+		wantReason(t, err, ReasonUIDMismatch)
+	}
 }
 
 func TestForeignNamespace(t *testing.T) {
