@@ -72,70 +72,33 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := auth.HardenProcess(); err != nil {
 		return fmt.Errorf("harden process: %w", err)
 	}
+	// Signals first: the socket answers before the store is open (a
+	// passphrase takes a moment), and a stop then must still be clean.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfgDir, dataDir, err := ensureDirs()
 	if err != nil {
 		return err
 	}
-	endpoint, err := transport.Endpoint(o.socket)
+	// Claim the endpoint and the data directory before touching the store,
+	// so that a second daemon says so instead of failing on the store (or
+	// sharing it from another socket).
+	ln, endpoint, err := claim(o.socket, dataDir)
 	if err != nil {
 		return err
 	}
-	pass, err := passphraseFromEnv()
+	defer ln.Close()
+	store, err := openStore(log, o, dataDir)
 	if err != nil {
 		return err
-	}
-	store, sel, err := backend.Open(o.backend, backend.Options{DataDir: dataDir, Passphrase: pass})
-	if err != nil {
-		return fmt.Errorf("open backend %q: %w", o.backend, err)
 	}
 	defer store.Close()
-	if err := rememberBackend(dataDir, sel); err != nil {
-		return err
-	}
-	if _, ok := store.(backend.Lockable); o.autoLock > 0 && !ok {
-		return fail(exitUsage, "--auto-lock needs a store keychain-auth can lock (the file vault), not %s", sel.Name)
-	}
-	info := store.Info()
-	log.Info("backend selected", "backend", info.Name, "why", sel.Reason, "at_rest", info.AtRest)
-	if info.Warning != "" {
-		log.Warn(info.Warning)
-	}
-	self, err := selfImage()
-	if err != nil {
-		return fmt.Errorf("identify own image: %w", err)
-	}
-	verifier, err := auth.NewVerifier(auth.Options{SelfHash: self.Hash, AllowForeignNamespaces: o.foreignNS})
-	if err != nil {
-		return err
-	}
-	if o.foreignNS {
-		log.Warn("serving callers in other namespaces (--allow-foreign-namespaces): identity checks are weaker, see SECURITY.md")
-	}
-	auditLog, err := audit.Open(filepath.Join(dataDir, "audit.log"), audit.Options{})
+	srv, auditLog, err := newServer(log, o, store, cfgDir, dataDir, endpoint)
 	if err != nil {
 		return err
 	}
 	defer auditLog.Close()
-	ln, err := transport.Listen(endpoint)
-	if errors.Is(err, transport.ErrDaemonRunning) {
-		return fail(exitError, "a daemon is already running on %s", endpoint).hint("`keychain-auth status` shows it")
-	}
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", endpoint, err)
-	}
-	defer ln.Close()
-	if err := auth.PrepareListener(ln.Unix()); err != nil {
-		return fmt.Errorf("prepare listener: %w", err)
-	}
-	srv := broker.New(broker.Options{
-		Store: store, Verifier: verifier, Logger: log, Limits: o.limits, Audit: auditLog,
-		Policy:  config.NewSource(filepath.Join(cfgDir, config.ConfigFile)),
-		Pending: &config.Pending{Path: filepath.Join(cfgDir, config.PendingFile), Max: o.maxPending, TTL: 24 * time.Hour},
-		Version: version, Endpoint: endpoint,
-	})
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if o.autoLock > 0 {
 		log.Info("auto-lock on: the vault locks after this long without a request", "idle", o.autoLock.String())
 		go srv.AutoLock(ctx, o.autoLock)
@@ -144,6 +107,103 @@ func serve(ctx context.Context, o serveOptions) error {
 	err = srv.Serve(ctx, ln.Unix())
 	log.Info("shutting down")
 	return err
+}
+
+// daemonListener is the endpoint's listener plus the data directory's lock;
+// Close releases both.
+type daemonListener struct {
+	*transport.Listener
+	unlockData func()
+}
+
+func (d *daemonListener) Close() error {
+	err := d.Listener.Close()
+	d.unlockData()
+	return err
+}
+
+// claim listens on the endpoint (refusing when a daemon answers there) and
+// locks the data directory for this daemon's lifetime.
+func claim(socket, dataDir string) (*daemonListener, string, error) {
+	endpoint, err := transport.Endpoint(socket)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := transport.Listen(endpoint)
+	if errors.Is(err, transport.ErrDaemonRunning) {
+		return nil, "", fail(exitError, "a daemon is already running on %s", endpoint).hint("`keychain-auth status` shows it")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s: %w", endpoint, err)
+	}
+	unlock, err := atomicfile.TryLock(filepath.Join(dataDir, "daemon.lock"))
+	if err != nil {
+		ln.Close()
+		if errors.Is(err, atomicfile.ErrLocked) {
+			return nil, "", fail(exitError, "another keychain-auth daemon uses the data directory %s", dataDir).
+				hint("one daemon per data directory; stop the other one or set KEYCHAIN_AUTH_DATA_DIR")
+		}
+		return nil, "", err
+	}
+	if err := auth.PrepareListener(ln.Unix()); err != nil {
+		ln.Close()
+		unlock()
+		return nil, "", fmt.Errorf("prepare listener: %w", err)
+	}
+	return &daemonListener{Listener: ln, unlockData: unlock}, endpoint, nil
+}
+
+// openStore opens the selected backend, checks it against the recorded
+// choice and the flags, and logs what it is.
+func openStore(log *slog.Logger, o serveOptions, dataDir string) (backend.Store, error) {
+	pass, err := passphraseFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	store, sel, err := backend.Open(o.backend, backend.Options{DataDir: dataDir, Passphrase: pass})
+	if err != nil {
+		return nil, fmt.Errorf("open backend %q: %w", o.backend, err)
+	}
+	if err := rememberBackend(dataDir, sel); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if _, ok := store.(backend.Lockable); o.autoLock > 0 && !ok {
+		store.Close()
+		return nil, fail(exitUsage, "--auto-lock needs a store keychain-auth can lock (the file vault), not %s", sel.Name)
+	}
+	info := store.Info()
+	log.Info("backend selected", "backend", info.Name, "why", sel.Reason, "at_rest", info.AtRest)
+	if info.Warning != "" {
+		log.Warn(info.Warning)
+	}
+	return store, nil
+}
+
+// newServer wires the broker: verifier, audit log, policy and queue.
+func newServer(log *slog.Logger, o serveOptions, store backend.Store, cfgDir, dataDir, endpoint string) (*broker.Server, *audit.Log, error) {
+	self, err := selfImage()
+	if err != nil {
+		return nil, nil, fmt.Errorf("identify own image: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.Options{SelfHash: self.Hash, AllowForeignNamespaces: o.foreignNS})
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.foreignNS {
+		log.Warn("serving callers in other namespaces (--allow-foreign-namespaces): identity checks are weaker, see SECURITY.md")
+	}
+	auditLog, err := audit.Open(filepath.Join(dataDir, "audit.log"), audit.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := broker.New(broker.Options{
+		Store: store, Verifier: verifier, Logger: log, Limits: o.limits, Audit: auditLog,
+		Policy:  config.NewSource(filepath.Join(cfgDir, config.ConfigFile)),
+		Pending: &config.Pending{Path: filepath.Join(cfgDir, config.PendingFile), Max: o.maxPending, TTL: 24 * time.Hour},
+		Version: version, Endpoint: endpoint,
+	})
+	return srv, auditLog, nil
 }
 
 func ensureDirs() (cfgDir, dataDir string, err error) {

@@ -309,3 +309,24 @@ func TestRegisteringAnInterpreterWarns(t *testing.T) {
 		t.Errorf("register a program: exit %d stderr %q, want no warning", r.code, r.stderr)
 	}
 }
+
+// TestSecondDaemonIsRefusedClearly: a second serve on the same endpoint says
+// a daemon is running (even with a passphrase vault it cannot open), and
+// one on another endpoint but the same data directory is refused too.
+func TestSecondDaemonIsRefusedClearly(t *testing.T) {
+	e := newEnv(t, "KEYCHAIN_AUTH_PASSPHRASE=first")
+	e.start()
+	second := append(append([]string{}, e.vars...), "KEYCHAIN_AUTH_PASSPHRASE=not the same")
+	r := e.runWith(e.home, second[len(e.vars):], nil, "", bin.keychainAuth, "serve")
+	if r.code == 0 || !strings.Contains(r.stderr, "already running") {
+		t.Errorf("second serve on the endpoint: exit %d stderr %q", r.code, r.stderr)
+	}
+	other := filepath.Join(e.home, "other", "agent.sock")
+	r = e.runWith(e.home, []string{"KEYCHAIN_AUTH_SOCKET=" + other}, nil, "", bin.keychainAuth, "serve")
+	if r.code == 0 || !strings.Contains(r.stderr, "data directory") {
+		t.Errorf("second serve on another endpoint, same data: exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Errorf("the refused daemon left its socket behind: %v", err)
+	}
+}

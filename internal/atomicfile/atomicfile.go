@@ -5,6 +5,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,6 +105,30 @@ func Lock(path string) (unlock func(), err error) {
 	}
 	if err := lockExclusive(f); err != nil {
 		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() {
+		_ = unlockFile(f)
+		_ = f.Close()
+	}, nil
+}
+
+// ErrLocked is TryLock's answer when another holder has the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// TryLock is Lock without waiting: when another holder has the lock it
+// returns ErrLocked at once.
+func TryLock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	held, err := tryLockExclusive(f)
+	if err != nil || !held {
+		_ = f.Close()
+		if err == nil {
+			return nil, ErrLocked
+		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() {

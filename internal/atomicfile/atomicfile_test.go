@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,4 +101,21 @@ func TestLockExcludes(t *testing.T) {
 	if most != 1 {
 		t.Errorf("%d holders at once, want 1", most)
 	}
+}
+
+func TestTryLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "d.lock")
+	unlock, err := TryLock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TryLock(p); !errors.Is(err, ErrLocked) {
+		t.Errorf("second TryLock = %v, want ErrLocked", err)
+	}
+	unlock()
+	unlock2, err := TryLock(p)
+	if err != nil {
+		t.Fatalf("TryLock after unlock: %v", err)
+	}
+	unlock2()
 }

@@ -19,3 +19,5 @@ func replace(src, dst string) error { return os.Rename(src, dst) }
 func lockExclusive(*os.File) error { return errNoLock }
 
 func unlockFile(*os.File) error { return nil }
+
+func tryLockExclusive(*os.File) (bool, error) { return false, errNoLock }
