@@ -140,31 +140,47 @@ func (l *Log) Write(r Record) error {
 	if l.f == nil {
 		return errors.New("audit: log is closed")
 	}
+	var rotErr error
 	if l.size > 0 && l.size+int64(len(line)) > l.opts.MaxBytes {
 		if err := l.rotate(); err != nil {
-			return fmt.Errorf("audit: rotate: %w", err)
+			rotErr = fmt.Errorf("audit: rotate: %w", err)
 		}
 	}
+	if l.f == nil {
+		return rotErr
+	}
+	// A failed rotation still writes the line (to the old file, reopened):
+	// a decision is never dropped from the trail for want of a rename.
 	n, err := l.f.Write(line)
 	l.size += int64(n)
 	if err != nil {
-		return fmt.Errorf("audit: write: %w", err)
+		return errors.Join(rotErr, fmt.Errorf("audit: write: %w", err))
 	}
-	return nil
+	return rotErr
 }
 
 // rotate shifts audit.log.N-1 → .N ... audit.log → .1 and starts a new
 // file. The oldest is overwritten by the rename.
+// Whatever fails, the log is reopened at its path so that later writes
+// still land somewhere.
 func (l *Log) rotate() error {
-	if err := l.f.Close(); err != nil {
-		return err
-	}
+	cerr := l.f.Close()
 	l.f = nil
+	err := errors.Join(cerr, l.shift())
+	if oerr := l.open(); oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	return err
+}
+
+// shift renames the files one step down (or removes the log when no
+// rotated files are kept).
+func (l *Log) shift() error {
 	if l.opts.Keep < 0 {
 		if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		return l.open()
+		return nil
 	}
 	for i := l.opts.Keep - 1; i >= 1; i-- {
 		err := os.Rename(rotated(l.path, i), rotated(l.path, i+1))
@@ -172,10 +188,7 @@ func (l *Log) rotate() error {
 			return err
 		}
 	}
-	if err := os.Rename(l.path, rotated(l.path, 1)); err != nil {
-		return err
-	}
-	return l.open()
+	return os.Rename(l.path, rotated(l.path, 1))
 }
 
 // Close closes the file; later Writes fail.

@@ -280,3 +280,32 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatal("Write after Close succeeded")
 	}
 }
+
+// TestFailedRotationStillWrites: when the rename of a rotation fails, the
+// error is returned, the line is written anyway and later writes work.
+func TestFailedRotationStillWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	l, err := Open(path, Options{MaxBytes: 200, Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// A non-empty directory where the rotated file must go.
+	if err := os.MkdirAll(filepath.Join(path+".1", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		_ = l.Write(Record{Service: "svc", Action: "read", Targets: []string{strings.Repeat("k", 40)}, Status: "success"})
+	}
+	if err := l.Write(Record{Service: "last", Status: "success"}); err == nil {
+		t.Error("a write that needed a failed rotation returned no error")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 6 || !strings.Contains(string(b), `"service":"last"`) {
+		t.Errorf("audit.log has %d lines after failed rotations, want all 6:\n%s", n, b)
+	}
+}
