@@ -95,7 +95,11 @@ func migrate(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "migrated %d items in %d services from %s to %s: %d copied, %d already there; every item read back and verified\n",
 		len(plan.copy)+len(plan.present), plan.services, from, to, len(plan.copy), len(plan.present))
 	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: the source (%s) was left as it is; remove its items yourself once you no longer need them\n", from)
-	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: start the daemon on the new store with `keychain-auth serve --backend %s`\n", to.name)
+	hint := "keychain-auth serve --backend " + to.name
+	if to.name == backend.NameFile && to.dir != dataDirOrEmpty() {
+		hint = "KEYCHAIN_AUTH_DATA_DIR=" + to.dir + " " + hint
+	}
+	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: start the daemon on the new store with `%s`\n", hint)
 	return nil
 }
 
@@ -273,4 +277,14 @@ func verifyItems(dst backend.Store, items []itemAt) error {
 		return fail(exitError, "verification failed: %d of %d items do not read back as in the source (first: %s); the source is unchanged", bad, len(items), first)
 	}
 	return nil
+}
+
+// dataDirOrEmpty is the daemon's default data directory, or "" when it
+// cannot be determined.
+func dataDirOrEmpty() string {
+	d, err := config.DataDir()
+	if err != nil {
+		return ""
+	}
+	return d
 }
