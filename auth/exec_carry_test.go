@@ -7,11 +7,12 @@ import (
 )
 
 // TestExecBetweenRequests: a program identified on a kept connection execs
-// another program (here: itself again, which ASLR re-lays out) with the
+// another program (a copy of the test binary: another inode) with the
 // connection inherited, and the new program sends the next request. The
 // stamp carried over from the first request's check refuses it; with the
 // exec check switched off (the canary) the second request is identified.
 func TestExecBetweenRequests(t *testing.T) {
+	other := copyBinary(t, t.TempDir(), "other", "")
 	for _, weak := range []bool{true, false} {
 		opts := Options{}
 		if weak {
@@ -19,7 +20,7 @@ func TestExecBetweenRequests(t *testing.T) {
 		}
 		v := newVerifier(t, opts)
 		l, sock := listen(t, "")
-		startClient(t, sock, client{env: []string{"AUTH_TEST_MSG=one\n", "AUTH_TEST_EXEC_AFTER_REPLY=1"}})
+		startClient(t, sock, client{env: []string{"AUTH_TEST_MSG=one\n", "AUTH_TEST_EXEC_AFTER_REPLY=" + other}})
 		p, err := acceptPeer(t, l, v)
 		if err != nil {
 			t.Fatal(err)

@@ -27,8 +27,8 @@ import (
 //	        AUTH_TEST_RIGHTS=N  send N descriptors with the message
 //	        AUTH_TEST_EXEC=json exec that argv with the connection on fd 3
 //	        and wait until the daemon closes.
-//	        AUTH_TEST_EXEC_AFTER_REPLY=1 after writing, wait for one byte
-//	        from the daemon, then exec itself as "inheritwait" with the
+//	        AUTH_TEST_EXEC_AFTER_REPLY=path after writing, wait for one byte
+//	        from the daemon, then exec path as "inheritwait" with the
 //	        connection on fd 3 (the same process, another program)
 //	inherit write "evil\n" on fd 3 (a process that did not connect)
 //	inheritwait  write "evil\n" on fd 3 and wait until the daemon closes
@@ -98,12 +98,14 @@ func helperClient() {
 		exitOn(err)
 	}
 	fmt.Println("written")
-	if os.Getenv("AUTH_TEST_EXEC_AFTER_REPLY") == "1" {
+	if target := os.Getenv("AUTH_TEST_EXEC_AFTER_REPLY"); target != "" {
 		var b [1]byte
 		_, err := uc.Read(b[:])
 		exitOn(err)
 		os.Setenv("AUTH_TEST_HELPER", "inheritwait")
-		execWithConn(uc, `["/proc/self/exe"]`)
+		argv, err := json.Marshal([]string{target})
+		exitOn(err)
+		execWithConn(uc, string(argv))
 	}
 	if os.Getenv("AUTH_TEST_CHILD") == "1" {
 		f, err := uc.File()
