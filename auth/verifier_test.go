@@ -275,21 +275,52 @@ func TestPassedFDsClosed(t *testing.T) {
 func TestPassRightsOff(t *testing.T) {
 	v := newVerifier(t, Options{})
 	l, sock := listen(t, "")
-	startClient(t, sock, client{env: []string{"AUTH_TEST_RIGHTS=3"}})
+	cmd := exec.Command(testBinary(t))
+	cmd.Env = append(os.Environ(), "AUTH_TEST_HELPER=client", "AUTH_TEST_SOCK="+sock, "AUTH_TEST_RIGHTS=3")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	p, err := acceptPeer(t, l, v)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The client reports what its sendmsg with descriptors returned.
+	sent, _ := bufio.NewReader(out).ReadString('\n')
 	before := countFDs(t)
 	p.SetDeadline(time.Now().Add(300 * time.Millisecond))
-	// The kernel refuses the sender's sendmsg, so nothing arrives (timeout);
-	// on a kernel without SO_PASSRIGHTS Read refuses the descriptors.
-	if _, err := readLine(t, p); !os.IsTimeout(err) {
+	_, err = readLine(t, p)
+	if kernelHasPassRights(t) {
+		// SO_PASSRIGHTS=0 on our side: the kernel refuses the sender's
+		// sendmsg, so nothing arrives.
+		if sent == "sendmsg: <nil>\n" || !strings.HasPrefix(sent, "sendmsg: ") {
+			t.Errorf("client: %q, want its sendmsg refused", sent)
+		}
+		if !os.IsTimeout(err) {
+			t.Errorf("read = %v, want nothing to arrive", err)
+		}
+	} else {
+		// Without SO_PASSRIGHTS the descriptors arrive; Read closes them.
 		wantReason(t, err, ReasonFDPassingRefused)
 	}
 	if after := countFDs(t); after != before {
 		t.Errorf("%d fds before, %d after", before, after)
 	}
+}
+
+// kernelHasPassRights reports whether this kernel knows SO_PASSRIGHTS.
+func kernelHasPassRights(t *testing.T) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	_, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSRIGHTS)
+	return err == nil
 }
 
 // TestPreAcceptWrite: a client that writes its request right after
