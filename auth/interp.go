@@ -2,7 +2,6 @@ package auth
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -58,8 +57,6 @@ var (
 	}}
 	perlInterp = &interpreter{flags: "wWXTt"}
 	rubyInterp = &interpreter{flags: "wv", long: map[string]bool{"-W0": true, "-W1": true, "-W2": true, "-W": true}}
-
-	versioned = regexp.MustCompile(`^(python3|perl|ruby)(\.?[0-9]+)*$`)
 )
 
 // interpreters is keyed on the basename of the resolved executable path.
@@ -81,10 +78,30 @@ func lookupInterpreter(base string) *interpreter {
 	if in, ok := interpreters[base]; ok {
 		return in
 	}
-	if m := versioned.FindStringSubmatch(base); m != nil {
-		return interpreters[m[1]]
+	for _, name := range []string{"python3", "perl", "ruby"} {
+		if rest, ok := strings.CutPrefix(base, name); ok && versionSuffix(rest) {
+			return interpreters[name]
+		}
 	}
 	return nil
+}
+
+// versionSuffix reports whether s is a version suffix such as "11", ".11"
+// or "5.36": digit runs, each optionally led by one dot. (A regexp would
+// cost every start of the CLI its compilation.)
+func versionSuffix(s string) bool {
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		s = strings.TrimPrefix(s, ".")
+		n := len(s) - len(strings.TrimLeft(s, "0123456789"))
+		if n == 0 {
+			return false
+		}
+		s = s[n:]
+	}
+	return true
 }
 
 // scriptArg returns the script argument of argv (argv[0] is the program)
