@@ -3,7 +3,6 @@
 package auth
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,21 +17,7 @@ func interpPeer(t *testing.T, v *Verifier, dir string, argv ...string) *Identity
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		t.Skipf("%s not installed", argv[0])
 	}
-	l, sock := listen(t, "")
-	aj, _ := json.Marshal(argv)
-	startClient(t, sock, client{env: []string{"AUTH_TEST_EXEC=" + string(aj)}, dir: dir})
-	p, err := acceptPeer(t, l, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if line, err := readLine(t, p); err != nil || line != "ready" {
-		t.Fatalf("Read = %q, %v", line, err)
-	}
-	id, err := p.Identify()
-	if err != nil {
-		t.Fatalf("Identify: %v", err)
-	}
-	return id
+	return interpPeerEnv(t, v, dir, nil, argv...)
 }
 
 func writeScript(t *testing.T, dir, name, body string, mode os.FileMode) string {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"syscall"
@@ -108,9 +107,6 @@ type Peer struct {
 	closeOnce sync.Once
 	closeErr  error
 }
-
-// ErrClosed is returned by Read after Close.
-var ErrClosed = errors.New("auth: peer closed")
 
 // Accept ties c to the process that connected it. It checks the peer's uid
 // and namespaces, pins the process with a pidfd, and switches on
