@@ -51,6 +51,15 @@ func roundTrip(c *cli.Context, req *transport.Request) (*transport.Response, err
 }
 
 func refusal(resp *transport.Response) *cliError {
+	e := refusalFor(resp)
+	if resp.Hint != "" {
+		// The daemon's own explanation comes first: it names what it saw.
+		e.hints = append([]string{resp.Hint}, e.hints...)
+	}
+	return e
+}
+
+func refusalFor(resp *transport.Response) *cliError {
 	switch resp.Reason {
 	case transport.ReasonPendingApproval:
 		return fail(exitUnregistered, "this program is not registered; it was queued for approval").

@@ -37,6 +37,9 @@ package auth
 //	                  binary is identified as that binary (exec_after_connect).
 //	NoUIDCheck        a peer running under another uid is accepted
 //	                  (uid_mismatch).
+//	NoCmdlineCutCheck a command line longer than the daemon reads still
+//	                  names a script: its cut last argument is taken as the
+//	                  script path (command_line_truncated).
 //
 // Usage from package auth_test:
 //

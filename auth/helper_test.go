@@ -26,6 +26,7 @@ import (
 //	        AUTH_TEST_CHILD=1   a child that inherits the connection writes "evil\n"
 //	        AUTH_TEST_RIGHTS=N  send N descriptors with the message
 //	        AUTH_TEST_EXEC=json exec that argv with the connection on fd 3
+//	        AUTH_TEST_EXEC_FILE=path  the same, the JSON read from a file
 //	        and wait until the daemon closes.
 //	        AUTH_TEST_EXEC_AFTER_REPLY=path after writing, wait for one byte
 //	        from the daemon, then exec path as "inheritwait" with the
@@ -86,6 +87,11 @@ func helperClient() {
 	uc := c.(*net.UnixConn)
 	if argv := os.Getenv("AUTH_TEST_EXEC"); argv != "" {
 		execWithConn(uc, argv)
+	}
+	if file := os.Getenv("AUTH_TEST_EXEC_FILE"); file != "" {
+		argv, err := os.ReadFile(file) // an argv too long for one variable
+		exitOn(err)
+		execWithConn(uc, string(argv))
 	}
 	msg := os.Getenv("AUTH_TEST_MSG")
 	if msg == "" {

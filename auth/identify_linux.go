@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	maxCmdline = 256 << 10 // truncated beyond (CommandLine may be truncated)
-	maxEnviron = 8 << 20   // refused beyond: a variable must not hide past a limit
+	maxCmdline = 1 << 20 // read whole up to this; beyond, CommandLineCut and no script
+	maxEnviron = 8 << 20 // refused beyond: a variable must not hide past a limit
 	maxStatus  = 64 << 10
 )
 
@@ -49,7 +49,7 @@ func (v *Verifier) identify(t target) (*Identity, procStatus, error) {
 	if err != nil {
 		return nil, procStatus{}, err
 	}
-	id.Script = v.findScript(t, exe.Path, id.CommandLine)
+	id.Script, id.ScriptRefused = v.findScript(t, exe.Path, id)
 	// The /proc reads above named t only if t is still alive now.
 	if err := t.alive(); err != nil {
 		return nil, procStatus{}, err
@@ -61,12 +61,12 @@ func (v *Verifier) identify(t target) (*Identity, procStatus, error) {
 func (v *Verifier) readProcFacts(t target, id *Identity) (procStatus, error) {
 	bp := procBufs.Get().(*[]byte)
 	defer procBufs.Put(bp)
-	b, err := readProc(t.pid, "cmdline", bp, maxCmdline, true)
+	b, cut, err := readProcPrefix(t.pid, "cmdline", bp, maxCmdline)
 	if err != nil {
 		return procStatus{}, v.unavailable(t, err)
 	}
-	id.CommandLine = splitNUL(b)
-	if b, err = readProc(t.pid, "environ", bp, maxEnviron, false); err != nil {
+	id.CommandLine, id.CommandLineCut = splitNUL(b), cut
+	if b, err = readProc(t.pid, "environ", bp, maxEnviron); err != nil {
 		return procStatus{}, v.unavailable(t, err)
 	}
 	id.InjectedEnv = injectedEnv(b)
@@ -79,7 +79,7 @@ func (v *Verifier) readProcFacts(t target, id *Identity) (procStatus, error) {
 }
 
 func readStatus(pid int, bp *[]byte) (procStatus, error) {
-	b, err := readProc(pid, "status", bp, maxStatus, false)
+	b, err := readProc(pid, "status", bp, maxStatus)
 	if err != nil {
 		return procStatus{}, err
 	}

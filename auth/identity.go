@@ -26,9 +26,19 @@ type Identity struct {
 	// the daemon could verify; the script is then the program the policy
 	// is checked against.
 	Script *Image
-	// CommandLine is the process's argv (for the pending queue and audit;
-	// may be truncated).
+	// ScriptRefused is set when Exe is a known interpreter whose command
+	// line names a script the daemon will not take as the caller's identity,
+	// and says why: Reason is a wire reason code, Detail a sentence for the
+	// person who has to act (no secret, no value). Script is then nil, and
+	// the policy denies with Reason instead of queueing the interpreter.
+	ScriptRefused *Error
+	// CommandLine is the process's argv (for the pending queue and audit).
+	// When CommandLineCut is set it holds only a prefix, whose last element
+	// may itself be cut.
 	CommandLine []string
+	// CommandLineCut is set when /proc/PID/cmdline is longer than the daemon
+	// reads (1 MiB). Such a command line never names a script.
+	CommandLineCut bool
 	// InjectedEnv names the loader or interpreter injection variables found
 	// in the process's environment (LD_PRELOAD, PYTHONPATH, ...), sorted.
 	InjectedEnv []string

@@ -16,6 +16,9 @@ import (
 type target struct {
 	pid   int
 	pidfd int
+	// uid is the peer's uid: in system mode each user's scripts must be
+	// owned by that user (or root), and a courier's parent must be that user.
+	uid uint32
 }
 
 // alive reports peer_exited once the process behind the pidfd has exited
@@ -47,39 +50,61 @@ func procPath(pid int, name string) string { return "/proc/" + itoa(pid) + "/" +
 
 var procBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// readProc reads a whole /proc file into *buf (grown as needed, up to
-// max bytes). Past max it is an error, so that nothing can hide beyond a
-// limit, unless truncate is set.
-func readProc(pid int, name string, buf *[]byte, max int, truncate bool) ([]byte, error) {
+// readProc reads a whole /proc file into *buf (grown as needed) and
+// returns it. A file longer than limit is an error, so that nothing can hide
+// beyond a limit; see readProcPrefix for the one file read cut.
+func readProc(pid int, name string, buf *[]byte, limit int) ([]byte, error) {
+	b, cut, err := readProcPrefix(pid, name, buf, limit)
+	if err == nil && cut {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", name, limit)
+	}
+	return b, err
+}
+
+// readProcPrefix reads at most limit bytes of a /proc file into *buf and
+// reports cut when the file holds more (it reads one byte past limit to
+// know). Callers must not trust what a cut read leaves out: its last
+// NUL-separated field may be the prefix of a longer one.
+func readProcPrefix(pid int, name string, buf *[]byte, limit int) ([]byte, bool, error) {
 	fd, err := unix.Open(procPath(pid, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, false, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer unix.Close(fd)
 	b := (*buf)[:0]
 	for {
-		if len(b) == cap(b) {
-			if cap(b) >= max {
-				if truncate {
-					*buf = b
-					return b, nil
-				}
-				return nil, fmt.Errorf("read %s: larger than %d bytes", name, max)
+		if len(b) == limit {
+			*buf = b
+			var one [1]byte
+			n, err := readOnce(fd, one[:])
+			if err != nil {
+				return nil, false, fmt.Errorf("read %s: %w", name, err)
 			}
-			b = append(b, make([]byte, cap(b))...)[:len(b)]
+			return b, n > 0, nil
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if errors.Is(err, unix.EINTR) {
-			continue
+		if len(b) == cap(b) {
+			b = append(b, make([]byte, min(max(cap(b), 4096), limit-len(b)))...)[:len(b)]
 		}
+		n, err := readOnce(fd, b[len(b):min(cap(b), limit)])
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			*buf = b
+			return nil, false, fmt.Errorf("read %s: %w", name, err)
 		}
 		if n == 0 {
 			*buf = b
-			return b, nil
+			return b, false, nil
 		}
 		b = b[:len(b)+n]
+	}
+}
+
+// readOnce is one read(2), retried on EINTR.
+func readOnce(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
 	}
 }
 
@@ -103,7 +128,7 @@ func statFields(pid int, want []int, out []uint64) error {
 func statFieldsOf(pid int, name string, want []int, out []uint64) error {
 	bp := procBufs.Get().(*[]byte)
 	defer procBufs.Put(bp)
-	b, err := readProc(pid, name, bp, 4096, false)
+	b, err := readProc(pid, name, bp, 4096)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,10 @@ const (
 	// ReasonCourierChain: keychain-auth's CLI was started by keychain-auth
 	// itself; couriers are not followed more than one level.
 	ReasonCourierChain = "courier_chain"
+	// ReasonCommandLineTruncated: an interpreter's command line is longer
+	// than the daemon reads, so the script it names cannot be known (the
+	// last argument read may be cut inside a longer file name).
+	ReasonCommandLineTruncated = "command_line_truncated"
 	// ReasonIdentityUnavailable: the kernel would not tell (unreadable /proc
 	// entries, a non-dumpable or zombie peer, an unsupported platform).
 	ReasonIdentityUnavailable = "identity_unavailable"

@@ -173,8 +173,11 @@ var lookPath = exec.LookPath
 func interpPeerEnv(t *testing.T, v *Verifier, dir string, env []string, argv ...string) *Identity {
 	t.Helper()
 	l, sock := listen(t, "")
-	aj, _ := json.Marshal(argv)
-	startClient(t, sock, client{env: append([]string{"AUTH_TEST_EXEC=" + string(aj)}, env...), dir: dir})
+	if len(argv) > 0 { // else env names the program (AUTH_TEST_EXEC_FILE)
+		aj, _ := json.Marshal(argv)
+		env = append([]string{"AUTH_TEST_EXEC=" + string(aj)}, env...)
+	}
+	startClient(t, sock, client{env: env, dir: dir})
 	p, err := acceptPeer(t, l, v)
 	if err != nil {
 		t.Fatal(err)

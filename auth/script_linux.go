@@ -16,32 +16,40 @@ const maxScanFDs = 64
 // findScript returns the script an interpreter runs, or nil when the
 // executable is not a known interpreter, argv does not name a script in a
 // verifiable form, or the file fails a check (then the Identity stays the
-// interpreter, which no script entry matches).
-func (v *Verifier) findScript(t target, exePath string, argv []string) *Image {
+// interpreter, which no script entry matches). The *Error, when set, says
+// why a script that argv names is refused (see Identity.ScriptRefused).
+func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *Error) {
 	in := lookupInterpreter(baseName(exePath))
 	if in == nil {
-		return nil
+		return nil, nil
+	}
+	argv := id.CommandLine
+	if id.CommandLineCut && !v.opts.weak.NoCmdlineCutCheck {
+		// The last argument read may be the prefix of a longer one: a
+		// file named like the registered script plus a suffix.
+		return nil, refuse(ReasonCommandLineTruncated,
+			"%s's command line is longer than the %d bytes the daemon reads; a script is identified only from a whole command line", baseName(exePath), maxCmdline)
 	}
 	arg, ok := in.scriptArg(argv)
 	if v.opts.weak.NoScriptArgvCheck {
 		arg, ok = naiveScriptArg(t, argv)
 	}
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	fd, link := v.openScript(t, in, arg)
 	if fd < 0 {
-		return nil
+		return nil, nil
 	}
 	defer unix.Close(fd)
-	if !v.opts.weak.NoScriptFileCheck && !v.trustedScript(fd, link) {
-		return nil
+	if !v.opts.weak.NoScriptFileCheck && !v.trustedScript(fd, link, t.uid) {
+		return nil, nil
 	}
 	img, err := v.imageOf(fd, link, ReasonImageDeleted)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return &img
+	return &img, nil
 }
 
 // openScript opens the script file from evidence that does not depend on
@@ -183,18 +191,18 @@ func openCanonical(path string) (int, string) {
 }
 
 // trustedScript: the file is on a trusted filesystem, and neither it nor
-// its directory is group/other-writable or owned by a user other than us
-// or root.
-func (v *Verifier) trustedScript(fd int, link string) bool {
+// its directory is group/other-writable or owned by a user other than
+// the caller (owner) or root.
+func (v *Verifier) trustedScript(fd int, link string, owner uint32) bool {
 	var st, dst unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || unix.Stat(filepath.Dir(link), &dst) != nil {
 		return false
 	}
-	return checkFilesystem(fd) == nil && v.safeOwnerMode(&st) && v.safeOwnerMode(&dst)
+	return checkFilesystem(fd) == nil && safeOwnerMode(&st, owner) && safeOwnerMode(&dst, owner)
 }
 
-func (v *Verifier) safeOwnerMode(st *unix.Stat_t) bool {
-	return st.Mode&0o022 == 0 && (st.Uid == 0 || st.Uid == v.sys.euid)
+func safeOwnerMode(st *unix.Stat_t, owner uint32) bool {
+	return st.Mode&0o022 == 0 && (st.Uid == 0 || st.Uid == owner)
 }
 
 // naiveScriptArg is the weakened test mode: the first argument that names

@@ -43,6 +43,7 @@ type weakening struct {
 	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
 	NoExecCheck       bool // skip the per-request exec snapshot (exec_after_connect)
 	NoUIDCheck        bool // accept a peer of another uid
+	NoCmdlineCutCheck bool // take a script from a command line read only in part
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for

@@ -8,22 +8,22 @@ import (
 	"github.com/keychain-auth/keychain-auth/transport"
 )
 
-// apply carries out an authorized request against the store. Store errors
+// apply carries out an authorized request against the caller's store. Store errors
 // are logged here in full and reach the client only as a reason code.
-func (s *Server) apply(req *transport.Request) *transport.Response {
+func (s *Server) apply(st backend.Store, req *transport.Request) *transport.Response {
 	var (
 		results []transport.Result
 		err     error
 	)
 	switch req.Action {
 	case transport.ActionRead:
-		results, err = s.read(req)
+		results, err = s.read(st, req)
 	case transport.ActionSearch:
-		results, err = s.search(req)
+		results, err = s.search(st, req)
 	case transport.ActionWrite:
-		err = s.write(req)
+		err = s.write(st, req)
 	case transport.ActionDelete:
-		err = s.delete(req)
+		err = s.delete(st, req)
 	default:
 		// ParseRequest admits only the four actions.
 		return errorResponse(transport.ReasonMalformed)
@@ -49,14 +49,14 @@ func (s *Server) storeFailed(req *transport.Request, err error) *transport.Respo
 	return errorResponse(transport.ReasonInternalError)
 }
 
-func (s *Server) read(req *transport.Request) ([]transport.Result, error) {
+func (s *Server) read(st backend.Store, req *transport.Request) ([]transport.Result, error) {
 	if req.Match == transport.MatchPrefix {
-		items, err := s.listPrefixes(req.Service, req.Targets, true)
+		items, err := s.listPrefixes(st, req.Service, req.Targets, true)
 		return toResults(items, true), err
 	}
 	out := make([]transport.Result, 0, len(req.Targets))
 	for _, key := range req.Targets {
-		it, err := s.opt.Store.Get(req.Service, key)
+		it, err := st.Get(req.Service, key)
 		if errors.Is(err, backend.ErrNotFound) {
 			continue
 		}
@@ -68,27 +68,27 @@ func (s *Server) read(req *transport.Request) ([]transport.Result, error) {
 	return out, nil
 }
 
-func (s *Server) search(req *transport.Request) ([]transport.Result, error) {
+func (s *Server) search(st backend.Store, req *transport.Request) ([]transport.Result, error) {
 	prefixes := req.Targets
 	if len(prefixes) == 0 {
 		prefixes = []string{""}
 	}
-	items, err := s.listPrefixes(req.Service, prefixes, false)
+	items, err := s.listPrefixes(st, req.Service, prefixes, false)
 	return toResults(items, false), err
 }
 
-func (s *Server) write(req *transport.Request) error {
+func (s *Server) write(st backend.Store, req *transport.Request) error {
 	items := make([]backend.Item, len(req.Targets))
 	for i, key := range req.Targets {
 		items[i] = backend.Item{Key: key, Value: req.Values[i], Attributes: req.Attributes}
 	}
-	return s.opt.Store.Set(req.Service, items)
+	return st.Set(req.Service, items)
 }
 
-func (s *Server) delete(req *transport.Request) error {
+func (s *Server) delete(st backend.Store, req *transport.Request) error {
 	keys := req.Targets
 	if req.Match == transport.MatchPrefix {
-		items, err := s.listPrefixes(req.Service, req.Targets, false)
+		items, err := s.listPrefixes(st, req.Service, req.Targets, false)
 		if err != nil {
 			return err
 		}
@@ -100,19 +100,19 @@ func (s *Server) delete(req *transport.Request) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.opt.Store.Delete(req.Service, keys)
+	return st.Delete(req.Service, keys)
 }
 
 // listPrefixes lists every prefix and merges the answers: sorted by key,
 // each key once even when prefixes overlap.
-func (s *Server) listPrefixes(service string, prefixes []string, withValues bool) ([]backend.Item, error) {
+func (s *Server) listPrefixes(st backend.Store, service string, prefixes []string, withValues bool) ([]backend.Item, error) {
 	if len(prefixes) == 1 {
-		return s.opt.Store.List(service, prefixes[0], withValues)
+		return st.List(service, prefixes[0], withValues)
 	}
 	seen := make(map[string]bool)
 	var all []backend.Item
 	for _, p := range prefixes {
-		items, err := s.opt.Store.List(service, p, withValues)
+		items, err := st.List(service, p, withValues)
 		if err != nil {
 			return nil, err
 		}

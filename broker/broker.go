@@ -39,19 +39,46 @@ func DefaultLimits() Limits {
 	return Limits{MaxLine: 1 << 20, MaxTargets: 1000, MaxConns: 64, IdleTimeout: 2 * time.Minute}
 }
 
-// Options wire a Server to its parts. All fields but Audit are required.
+// Tenant is one user's share of the daemon: the policy that applies to
+// their programs, their approval queue, their items and their audit trail.
+// In user mode there is one; in system mode one per uid, and nothing of one
+// tenant is ever reachable from a request of another uid.
+type Tenant struct {
+	Store   backend.Store
+	Policy  *config.Source
+	Pending *config.Pending
+	Audit   *audit.Log // nil: decisions go to Options.Audit
+}
+
+// Options wire a Server to its parts. Verifier and Logger are required,
+// and either Tenants or Store, Policy and Pending (user mode's one tenant).
 type Options struct {
-	Store    backend.Store
-	Verifier *auth.Verifier
-	Policy   *config.Source
-	Pending  *config.Pending
+	// Store, Policy and Pending are the single tenant of user mode, used
+	// when Tenants is nil.
+	Store   backend.Store
+	Policy  *config.Source
+	Pending *config.Pending
+	// Tenants, when set, is system mode: it returns the tenant of uid,
+	// creating it on first use. An error refuses the request.
+	Tenants func(uid uint32) (*Tenant, error)
+	// Audit receives what belongs to no tenant (callers refused before
+	// their uid was known) and, in user mode, every decision.
 	Audit    *audit.Log
+	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	Limits   Limits
-	// Version and Endpoint are reported by the STATUS message.
+	// Version, Endpoint and Mode ("user" or "system") are reported by the
+	// STATUS message.
 	Version  string
 	Endpoint string
+	Mode     string
 }
+
+// Modes reported by STATUS.
+const (
+	ModeUser   = "user"
+	ModeSystem = "system"
+)
 
 // Server serves the wire protocol. Create it with New.
 type Server struct {
@@ -85,12 +112,25 @@ func New(opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
+	if opt.Mode == "" {
+		opt.Mode = ModeUser
+	}
+	s := &Server{
 		opt:     opt,
 		slots:   make(chan struct{}, opt.Limits.MaxConns),
 		started: time.Now(),
 		conns:   make(map[net.Conn]struct{}),
 	}
+	if s.opt.Tenants == nil {
+		s.opt.Tenants = s.userTenant
+	}
+	return s
+}
+
+// userTenant is user mode's one tenant. The verifier has already refused
+// every uid but the daemon's own.
+func (s *Server) userTenant(uint32) (*Tenant, error) {
+	return &Tenant{Store: s.opt.Store, Policy: s.opt.Policy, Pending: s.opt.Pending}, nil
 }
 
 // Serve accepts connections until ctx is done or the listener fails, then

@@ -24,34 +24,40 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 		return s.identityFailed(err), false
 	}
 	s.touch()
+	t, err := s.opt.Tenants(id.UID)
+	if err != nil {
+		s.opt.Logger.Error("user's store or policy unavailable", "uid", id.UID, "err", err)
+		s.audit(nil, decisionRecord(id, nil, transport.StatusError, transport.ReasonInternalError, err.Error()))
+		return errorResponse(transport.ReasonInternalError), true
+	}
 	req, err := transport.ParseMessage(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
 	if err == nil && req.Type == transport.TypeStatus {
-		return s.status(), true
+		return s.status(t), true
 	}
 	if err == nil && isLifecycle(req.Type) {
-		return s.lifecycle(id, req), true
+		return s.lifecycle(t, id, req), true
 	}
 	if err != nil {
 		s.opt.Logger.Info("malformed request", "pid", id.PID, "err", err)
-		s.audit(decisionRecord(id, nil, transport.StatusError, transport.ReasonMalformed, err.Error()))
+		s.audit(t, decisionRecord(id, nil, transport.StatusError, transport.ReasonMalformed, err.Error()))
 		return errorResponse(transport.ReasonMalformed), true
 	}
-	cfg, err := s.opt.Policy.Current()
+	cfg, err := t.Policy.Current()
 	if err != nil {
 		// A policy file that does not parse allows nothing, and the caller
 		// is not queued for approval as if it were unknown.
 		s.opt.Logger.Error("policy file unusable; refusing requests until it is fixed", "err", err)
-		s.audit(decisionRecord(id, req, transport.StatusError, transport.ReasonInternalError, err.Error()))
+		s.audit(t, decisionRecord(id, req, transport.StatusError, transport.ReasonInternalError, err.Error()))
 		return errorResponse(transport.ReasonInternalError), true
 	}
 	d := policy.Decide(cfg, id, req)
 	if !d.Allowed {
-		return s.deny(id, req, d)
+		return s.deny(t, id, req, d)
 	}
-	r := s.apply(req)
+	r := s.apply(t.Store, req)
 	rec := decisionRecord(id, req, r.Status, r.Reason, "")
 	rec.RelaxedEnv = d.RelaxedEnv
-	s.audit(rec)
+	s.audit(t, rec)
 	return r, true
 }
 
@@ -62,18 +68,18 @@ func (s *Server) identityFailed(err error) *transport.Response {
 		reason = aerr.Reason
 	}
 	s.opt.Logger.Warn("caller refused", "reason", reason, "err", err)
-	s.audit(decisionRecord(nil, nil, transport.StatusDenied, reason, err.Error()))
+	s.audit(nil, decisionRecord(nil, nil, transport.StatusDenied, reason, err.Error()))
 	return deniedResponse(reason)
 }
 
 // deny answers a policy refusal; an unregistered caller is queued for a
 // human and the connection ends.
-func (s *Server) deny(id *auth.Identity, req *transport.Request, d policy.Decision) (any, bool) {
+func (s *Server) deny(t *Tenant, id *auth.Identity, req *transport.Request, d policy.Decision) (any, bool) {
 	reason, detail := d.Reason, ""
 	keep := true
 	if reason == transport.ReasonPendingApproval {
 		keep = false
-		if err := s.queue(id); err != nil {
+		if err := queue(t, id); err != nil {
 			detail = err.Error()
 			if errors.Is(err, config.ErrPendingFull) {
 				reason = transport.ReasonPendingQueueFull
@@ -83,24 +89,39 @@ func (s *Server) deny(id *auth.Identity, req *transport.Request, d policy.Decisi
 			s.opt.Logger.Info("unregistered caller queued for approval", "path", id.Program().Path, "hash", id.Program().Hash)
 		}
 	}
-	s.audit(decisionRecord(id, req, d.Status, reason, detail))
-	return deniedResponse(reason), keep
+	if d.Hint != "" {
+		s.opt.Logger.Info("request denied", "reason", reason, "path", id.Program().Path, "pid", id.PID, "hint", d.Hint)
+		detail = joinDetail(d.Hint, detail)
+	}
+	s.audit(t, decisionRecord(id, req, d.Status, reason, detail))
+	resp := deniedResponse(reason)
+	resp.Hint = d.Hint
+	return resp, keep
 }
 
-func (s *Server) queue(id *auth.Identity) error {
+func joinDetail(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; " + b
+}
+
+func queue(t *Tenant, id *auth.Identity) error {
 	prog := id.Program()
 	cmd := strings.Join(id.CommandLine, " ")
 	if len(cmd) > maxCommandLine {
 		cmd = cmd[:maxCommandLine] + "..."
 	}
-	return s.opt.Pending.Add(config.PendingRecord{Path: prog.Path, Hash: prog.Hash, CommandLine: cmd, Timestamp: time.Now().UTC()})
+	return t.Pending.Add(config.PendingRecord{Path: prog.Path, Hash: prog.Hash, CommandLine: cmd, Timestamp: time.Now().UTC()})
 }
 
-func (s *Server) status() *transport.StatusInfo {
-	info := s.opt.Store.Info()
-	lk, lockable := s.opt.Store.(backend.Lockable)
+// status answers STATUS with the caller's own store.
+func (s *Server) status(t *Tenant) *transport.StatusInfo {
+	info := t.Store.Info()
+	lk, lockable := t.Store.(backend.Lockable)
 	return &transport.StatusInfo{
 		Locked:        lockable && lk.Locked(),
+		Mode:          s.opt.Mode,
 		Type:          transport.TypeStatus,
 		Version:       s.opt.Version,
 		Backend:       info.Name,
@@ -111,11 +132,17 @@ func (s *Server) status() *transport.StatusInfo {
 	}
 }
 
-func (s *Server) audit(r audit.Record) {
-	if s.opt.Audit == nil {
+// audit writes r to the tenant's audit log, or to the daemon's when t is
+// nil or has none.
+func (s *Server) audit(t *Tenant, r audit.Record) {
+	log := s.opt.Audit
+	if t != nil && t.Audit != nil {
+		log = t.Audit
+	}
+	if log == nil {
 		return
 	}
-	if err := s.opt.Audit.Write(r); err != nil {
+	if err := log.Write(r); err != nil {
 		s.opt.Logger.Error("audit write failed", "err", err)
 	}
 }

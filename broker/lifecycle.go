@@ -59,20 +59,20 @@ func isLifecycle(t string) bool {
 }
 
 // lifecycle answers LOCK, UNLOCK and PASSWD from an accepted peer.
-func (s *Server) lifecycle(id *auth.Identity, req *transport.Request) *transport.Response {
+func (s *Server) lifecycle(t *Tenant, id *auth.Identity, req *transport.Request) *transport.Response {
 	s.life.mu.Lock()
 	defer s.life.mu.Unlock()
-	lk, ok := s.opt.Store.(backend.Lockable)
+	lk, ok := t.Store.(backend.Lockable)
 	if !ok {
-		return s.lifeAnswer(id, lifeAction(req.Type), errorResponse(transport.ReasonNotLockable), "store "+s.opt.Store.Info().Name+" is not lockable")
+		return s.lifeAnswer(t, id, lifeAction(req.Type), errorResponse(transport.ReasonNotLockable), "store "+t.Store.Info().Name+" is not lockable")
 	}
 	switch req.Type {
 	case transport.TypeLock:
-		return s.lock(id, lk)
+		return s.lock(t, id, lk)
 	case transport.TypeUnlock:
-		return s.unlock(id, lk, req.Passphrase)
+		return s.unlock(t, id, lk, req.Passphrase)
 	default:
-		return s.passwd(id, lk, req.Passphrase, req.NewPassphrase)
+		return s.passwd(t, id, lk, req.Passphrase, req.NewPassphrase)
 	}
 }
 
@@ -86,60 +86,60 @@ func lifeAction(typ string) string {
 	return actionPasswd
 }
 
-func (s *Server) lock(id *auth.Identity, lk backend.Lockable) *transport.Response {
+func (s *Server) lock(t *Tenant, id *auth.Identity, lk backend.Lockable) *transport.Response {
 	if err := lk.Lock(); err != nil {
-		return s.lifeFailed(id, actionLock, err)
+		return s.lifeFailed(t, id, actionLock, err)
 	}
 	s.opt.Logger.Info("store locked on request", "pid", id.PID)
-	return s.lifeAnswer(id, actionLock, successResponse(), "")
+	return s.lifeAnswer(t, id, actionLock, successResponse(), "")
 }
 
-func (s *Server) unlock(id *auth.Identity, lk backend.Lockable, pass secret.Value) *transport.Response {
+func (s *Server) unlock(t *Tenant, id *auth.Identity, lk backend.Lockable, pass secret.Value) *transport.Response {
 	if err := lk.Unlock(pass); err != nil {
-		return s.lifeFailed(id, actionUnlock, err)
+		return s.lifeFailed(t, id, actionUnlock, err)
 	}
 	s.opt.Logger.Info("store unlocked on request", "pid", id.PID)
-	return s.lifeAnswer(id, actionUnlock, successResponse(), "")
+	return s.lifeAnswer(t, id, actionUnlock, successResponse(), "")
 }
 
 // passwd checks the current passphrase by unlocking with it (which leaves
 // the store as it was on failure), then re-keys the open store in place.
-func (s *Server) passwd(id *auth.Identity, lk backend.Lockable, old, next secret.Value) *transport.Response {
-	rk, ok := s.opt.Store.(rekeyer)
+func (s *Server) passwd(t *Tenant, id *auth.Identity, lk backend.Lockable, old, next secret.Value) *transport.Response {
+	rk, ok := t.Store.(rekeyer)
 	if !ok {
-		return s.lifeAnswer(id, actionPasswd, errorResponse(transport.ReasonNotLockable), "store cannot change its passphrase")
+		return s.lifeAnswer(t, id, actionPasswd, errorResponse(transport.ReasonNotLockable), "store cannot change its passphrase")
 	}
 	if err := lk.Unlock(old); err != nil {
-		return s.lifeFailed(id, actionPasswd, err)
+		return s.lifeFailed(t, id, actionPasswd, err)
 	}
 	if err := rk.ChangePassphrase(next); err != nil {
-		return s.lifeFailed(id, actionPasswd, err)
+		return s.lifeFailed(t, id, actionPasswd, err)
 	}
 	s.opt.Logger.Info("vault passphrase changed", "pid", id.PID)
-	return s.lifeAnswer(id, actionPasswd, successResponse(), "")
+	return s.lifeAnswer(t, id, actionPasswd, successResponse(), "")
 }
 
 // lifeFailed maps a store error to its reason. A wrong passphrase is
 // answered only after badPassphraseDelay, with the lifecycle lock held.
-func (s *Server) lifeFailed(id *auth.Identity, action string, err error) *transport.Response {
+func (s *Server) lifeFailed(t *Tenant, id *auth.Identity, action string, err error) *transport.Response {
 	switch {
 	case errors.Is(err, backend.ErrBadPassphrase), errors.Is(err, backend.ErrPassphraseRequired),
 		errors.Is(err, backend.ErrKeyFileVault):
 		s.opt.Logger.Warn("wrong passphrase", "action", action, "pid", id.PID)
 		time.Sleep(badPassphraseDelay)
-		return s.lifeAnswer(id, action, deniedResponse(transport.ReasonBadPassphrase), "")
+		return s.lifeAnswer(t, id, action, deniedResponse(transport.ReasonBadPassphrase), "")
 	case errors.Is(err, backend.ErrLocked):
-		return s.lifeAnswer(id, action, errorResponse(transport.ReasonStoreLocked), err.Error())
+		return s.lifeAnswer(t, id, action, errorResponse(transport.ReasonStoreLocked), err.Error())
 	}
 	s.opt.Logger.Error("store lifecycle operation failed", "action", action, "err", err)
-	return s.lifeAnswer(id, action, errorResponse(transport.ReasonInternalError), err.Error())
+	return s.lifeAnswer(t, id, action, errorResponse(transport.ReasonInternalError), err.Error())
 }
 
 // lifeAnswer audits a lifecycle decision and returns resp.
-func (s *Server) lifeAnswer(id *auth.Identity, action string, resp *transport.Response, detail string) *transport.Response {
+func (s *Server) lifeAnswer(t *Tenant, id *auth.Identity, action string, resp *transport.Response, detail string) *transport.Response {
 	rec := decisionRecord(id, nil, resp.Status, resp.Reason, detail)
 	rec.Action = action
-	s.audit(rec)
+	s.audit(t, rec)
 	return resp
 }
 
@@ -186,7 +186,7 @@ func (s *Server) autoLockTick(lk backend.Lockable, idle time.Duration) time.Dura
 			s.opt.Logger.Error("auto-lock failed", "err", err)
 		} else {
 			s.opt.Logger.Info("store locked after idle time", "idle", idle.String())
-			s.audit(autoLockRecord())
+			s.audit(nil, autoLockRecord())
 		}
 	}
 	return idle

@@ -3,8 +3,9 @@
 // logging; the broker fetches the Config, identifies the caller, and logs
 // and audits the Decision.
 //
-// The rules, in order: the program (the script when an interpreter runs
-// one) must match an entry by path and hash; the caller and any courier
+// The rules, in order: an interpreter whose script the verifier refused
+// (Identity.ScriptRefused) is denied with that reason; the program (the
+// script when an interpreter runs one) must match an entry by path and hash; the caller and any courier
 // that relayed for it must carry no injection variable the entry does not
 // allow and must not be traced; then the action must fit the entry's
 // service lists and can_search. Service names are compared exactly and
@@ -31,6 +32,11 @@ type Decision struct {
 	// Entry is the matched policy entry, nil when the caller is unregistered.
 	// It points into the Config passed to Decide.
 	Entry *config.Entry
+	// Hint is a sentence for the person who has to act on a denial (what
+	// was refused and the command that would change it). The broker sends
+	// it with the denial and writes it to the log and the audit line; it
+	// never holds a value.
+	Hint string
 	// RelaxedEnv lists, sorted, the injection variables present in the
 	// caller's (or courier's) environment that the entry allows; the audit
 	// line records them.
@@ -42,6 +48,13 @@ type Decision struct {
 func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decision {
 	if id == nil || req == nil {
 		return deny(nil, transport.ReasonPendingApproval)
+	}
+	if id.Script == nil && id.ScriptRefused != nil {
+		// An interpreter on a script the daemon will not identify: say why,
+		// rather than queue the interpreter itself for approval.
+		d := deny(nil, id.ScriptRefused.Reason)
+		d.Hint = id.ScriptRefused.Detail
+		return d
 	}
 	if id.Courier != nil && id.Script == nil {
 		// The CLI relays for scripts only (see ReasonCourierNotScript).

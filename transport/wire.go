@@ -132,6 +132,10 @@ type Response struct {
 	Status  string   `json:"status"`
 	Reason  string   `json:"reason,omitempty"`
 	Results []Result `json:"results,omitzero"`
+	// Hint, on some denials, is one sentence for the person who has to act:
+	// what was refused and the command that would change it. It never
+	// holds a value; clients may show it and must not parse it.
+	Hint string `json:"hint,omitempty"`
 }
 
 // Result is one item of a read or search answer. Value is sent only when
@@ -187,6 +191,9 @@ type StatusInfo struct {
 	Warning       string `json:"warning,omitempty"`
 	// Locked reports a lockable store (the file vault) that is locked now.
 	Locked bool `json:"locked"`
+	// Mode is "user" (the daemon runs as the user) or "system" (as a
+	// service user, with root-owned policy and a tenant per user).
+	Mode string `json:"mode,omitempty"`
 }
 
 // ResponseError is a non-success Response seen by a client.
