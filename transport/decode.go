@@ -43,9 +43,18 @@ const (
 	fNewPassphrase
 )
 
+// nullable are the keys whose null means the key is absent (spec §3: the
+// original's documented Go client sends "targets":null). Every other key
+// must carry a value of its type.
+const nullable = fMatch | fTargets | fValues | fAttributes
+
 // rawRequest is a decoded line before envelope validation.
 type rawRequest struct {
+	// seen records every key the line named, null or not, so that a key
+	// named twice is refused even when one of the two is null; given
+	// records the keys that carried a value.
 	seen       int
+	given      int
 	typ        string
 	action     string
 	service    string
@@ -86,11 +95,11 @@ func ParseMessage(line []byte, lim Limits) (*Request, error) {
 		return nil, err
 	}
 	switch {
-	case raw.seen&fType == 0:
+	case raw.given&fType == 0:
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
 	case raw.typ != TypeRequest:
 		return raw.adminMessage()
-	case raw.seen&(fPassphrase|fNewPassphrase) != 0:
+	case raw.given&(fPassphrase|fNewPassphrase) != 0:
 		return nil, fmt.Errorf("%w: a REQUEST takes no passphrase", ErrMalformed)
 	}
 	if err := raw.validate(lim); err != nil {
@@ -160,6 +169,10 @@ func (raw *rawRequest) member(s *scanner, key string, at int) error {
 		return s.fail("duplicate key %q", key)
 	}
 	raw.seen |= bit
+	if bit&nullable != 0 && s.null() {
+		return nil
+	}
+	raw.given |= bit
 	var err error
 	switch bit {
 	case fType:
@@ -223,7 +236,7 @@ func (raw *rawRequest) validateHead() error {
 	switch raw.action {
 	case ActionRead, ActionWrite, ActionDelete, ActionSearch:
 	default:
-		if raw.seen&fAction == 0 {
+		if raw.given&fAction == 0 {
 			return errors.New("missing action")
 		}
 		return errors.New("action must be read, write, delete or search")
@@ -231,7 +244,7 @@ func (raw *rawRequest) validateHead() error {
 	if err := checkService(raw.service); err != nil {
 		return err
 	}
-	if raw.seen&fMatch == 0 {
+	if raw.given&fMatch == 0 {
 		raw.match = MatchExact
 	}
 	if raw.match != MatchExact && raw.match != MatchPrefix {
@@ -350,14 +363,15 @@ var adminKeys = map[string]int{
 }
 
 // adminMessage builds an admin message after checking that it carries
-// exactly its own keys. Passphrases become secret.Value here.
+// exactly its own keys (a null request field counts as absent, as it does
+// in a REQUEST). Passphrases become secret.Value here.
 func (raw *rawRequest) adminMessage() (*Request, error) {
 	want, ok := adminKeys[raw.typ]
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("%w: type must be %s, %s, %s, %s or %s", ErrMalformed,
 			TypeRequest, TypeStatus, TypeLock, TypeUnlock, TypePasswd)
-	case raw.seen != want:
+	case raw.given != want:
 		return nil, fmt.Errorf("%w: a %s message takes exactly the keys of its type", ErrMalformed, raw.typ)
 	case raw.typ == TypePasswd && raw.newPassphrase == "":
 		return nil, fmt.Errorf("%w: empty new_passphrase", ErrMalformed)

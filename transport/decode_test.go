@@ -42,6 +42,12 @@ func TestParseRequestGood(t *testing.T) {
 			Request{Type: TypeRequest, Action: ActionRead, Service: "s", Match: MatchExact, Targets: []string{"k"}}},
 		{"max targets", `{"type":"REQUEST","action":"delete","service":"s","targets":["a","b","c","d"]}`,
 			Request{Type: TypeRequest, Action: ActionDelete, Service: "s", Match: MatchExact, Targets: []string{"a", "b", "c", "d"}}},
+		{"null targets on search (the original's Go client)", `{"type":"REQUEST","action":"search","service":"s","targets":null}`,
+			Request{Type: TypeRequest, Action: ActionSearch, Service: "s", Match: MatchExact}},
+		{"null match, values, attributes are absent", `{"type":"REQUEST","action":"read","service":"s","match":null,"targets":["k"],"values":null,"attributes":null}`,
+			Request{Type: TypeRequest, Action: ActionRead, Service: "s", Match: MatchExact, Targets: []string{"k"}}},
+		{"null attributes on write", `{"type":"REQUEST","action":"write","service":"s","targets":["k"],"values":["v"],"attributes" : null }`,
+			Request{Type: TypeRequest, Action: ActionWrite, Service: "s", Match: MatchExact, Targets: []string{"k"}, Values: []secret.Value{"v"}}},
 		{"service of 256 bytes", `{"type":"REQUEST","action":"read","service":"` + strings.Repeat("s", 256) + `","targets":["k"]}`,
 			Request{Type: TypeRequest, Action: ActionRead, Service: strings.Repeat("s", 256), Match: MatchExact, Targets: []string{"k"}}},
 	}
@@ -102,7 +108,18 @@ func TestParseRequestBad(t *testing.T) {
 		{"duplicate attribute key", `{"type":"REQUEST","action":"write","service":"s","targets":["k"],"values":["v"],"attributes":{"a":"x","a":"y"}}`},
 		{"delete with empty prefix", `{"type":"REQUEST","action":"delete","service":"s","match":"prefix","targets":[""]}`},
 		{"targets is a string", head + `"targets":"k"}`},
-		{"targets is null", head + `"targets":null}`},
+		{"targets null on read (absent, and read needs targets)", head + `"targets":null}`},
+		{"targets null, then given", head + `"targets":null,"targets":["k"]}`},
+		{"targets given, then null", head + `"targets":["k"],"targets":null}`},
+		{"match null twice", head + `"match":null,"match":null,"targets":["k"]}`},
+		{"write with null values", `{"type":"REQUEST","action":"write","service":"s","targets":["k"],"values":null}`},
+		{"null with trailing letters", `{"type":"REQUEST","action":"search","service":"s","targets":nullx}`},
+		{"NULL in capitals", `{"type":"REQUEST","action":"search","service":"s","targets":NULL}`},
+		{"action is null", `{"type":"REQUEST","action":null,"service":"s","targets":["k"]}`},
+		{"service is null", `{"type":"REQUEST","action":"read","service":null,"targets":["k"]}`},
+		{"unknown key with null", head + `"targets":["k"],"extra":null}`},
+		{"null value in values", `{"type":"REQUEST","action":"write","service":"s","targets":["k"],"values":[null]}`},
+		{"null attribute value", `{"type":"REQUEST","action":"write","service":"s","targets":["k"],"values":["v"],"attributes":{"a":null}}`},
 		{"target is a number", head + `"targets":[1]}`},
 		{"target is null", head + `"targets":[null]}`},
 		{"nested array", head + `"targets":[["k"]]}`},
@@ -192,7 +209,11 @@ func TestParseMessageStatus(t *testing.T) {
 	if !reflect.DeepEqual(*got, Request{Type: TypeStatus}) {
 		t.Errorf("got %#v, want a bare STATUS", *got)
 	}
-	for _, bad := range []string{`{"type":"STATUS","action":"read"}`, `{"type":"status"}`, `{"type":"STATUS","type":"STATUS"}`} {
+	if got, err := ParseMessage([]byte(`{"type":"STATUS","targets":null}`), lim); err != nil || got.Type != TypeStatus {
+		t.Errorf("STATUS with null targets (absent) = %v, %v", got, err)
+	}
+	for _, bad := range []string{`{"type":"STATUS","action":"read"}`, `{"type":"status"}`, `{"type":"STATUS","type":"STATUS"}`,
+		`{"type":"STATUS","action":null}`, `{"type":"UNLOCK","passphrase":null}`, `{"type":"STATUS","targets":null,"targets":null}`} {
 		if _, err := ParseMessage([]byte(bad), lim); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseMessage(%s) = %v, want ErrMalformed", bad, err)
 		}

@@ -19,6 +19,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"type":"REQUEST","action":"search","service":"s","match":"prefix","targets":[""]}`,
 		`{"type":"REQUEST","action":"read","ACTION":"delete","service":"s","targets":["k"]}`,
 		`{"type":"STATUS"}`,
+		`{"type":"REQUEST","action":"search","service":"s","targets":null,"match":null,"attributes":null,"values":null}`,
 	} {
 		f.Add([]byte(s))
 	}

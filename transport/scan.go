@@ -52,6 +52,17 @@ func (s *scanner) next() byte {
 	return 0
 }
 
+// null takes the literal null if it is next. What follows it is checked by
+// the caller like after any value (so "nullx" fails there).
+func (s *scanner) null() bool {
+	s.ws()
+	if len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
+		s.pos += 4
+		return true
+	}
+	return false
+}
+
 // str reads one string. what names the field for error messages.
 func (s *scanner) str(what string) (string, error) {
 	if s.next() != '"' {
