@@ -76,7 +76,7 @@ func (p *Peer) setupFD(fd int) error {
 	if p.pid <= 0 {
 		return refuse(ReasonForeignNamespace, "peer pid not visible in our pid namespace")
 	}
-	if p.uid != p.v.sys.euid && !p.v.opts.weak.NoUIDCheck {
+	if p.uid != p.v.sys.euid && !p.v.opts.MultiUser && !p.v.opts.weak.NoUIDCheck {
 		return refuse(ReasonUIDMismatch, "peer uid %d, daemon euid %d", p.uid, p.v.sys.euid)
 	}
 	if pidfd < 0 && !w.NoPidfd {
@@ -125,7 +125,7 @@ func (p *Peer) statPidfd() error {
 	return nil
 }
 
-func (p *Peer) target() target { return target{pid: p.pid, pidfd: p.sys.pidfd} }
+func (p *Peer) target() target { return target{pid: p.pid, pidfd: p.sys.pidfd, uid: p.uid} }
 
 // checkNamespaces refuses a process outside the daemon's user, pid or
 // mount namespace. The caller proves with t.alive() afterwards that the

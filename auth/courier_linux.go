@@ -32,14 +32,14 @@ func (v *Verifier) courier(child target, cli *Identity, ppid int) (*Identity, er
 	if id.Exe.Hash == v.opts.SelfHash {
 		return nil, refuse(ReasonCourierChain, "courier %d was started by keychain-auth %d", child.pid, parent.pid)
 	}
-	id.UID = v.sys.euid
+	id.UID = child.uid
 	id.ReducedAssurance = cli.ReducedAssurance
 	id.Courier = cli
 	return id, nil
 }
 
 func (v *Verifier) pinParent(child target, ppid int) (target, error) {
-	parent := target{pid: ppid, pidfd: -1}
+	parent := target{pid: ppid, pidfd: -1, uid: child.uid}
 	if !v.opts.weak.NoPidfd {
 		fd, err := unix.PidfdOpen(ppid, 0)
 		if err != nil {
@@ -75,8 +75,8 @@ func (v *Verifier) checkParent(parent target) error {
 	if err != nil {
 		return v.unavailable(parent, err)
 	}
-	if st.euid != v.sys.euid {
-		return refuse(ReasonUIDMismatch, "courier parent %d has euid %d", parent.pid, st.euid)
+	if st.euid != parent.uid {
+		return refuse(ReasonUIDMismatch, "courier parent %d has euid %d, the courier uid %d", parent.pid, st.euid, parent.uid)
 	}
 	if err := v.checkNamespaces(parent); err != nil {
 		return err
