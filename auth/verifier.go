@@ -20,6 +20,11 @@ type Options struct {
 	// on, and image paths are resolved in the daemon's mount namespace, so a
 	// foreign peer usually fails with image_path_mismatch anyway.
 	AllowForeignNamespaces bool
+	// MultiUser is system mode: peers of every uid are served, each as a
+	// tenant of its own (the broker scopes every request to Identity.UID).
+	// A script must then be owned by its caller's uid or root, and a
+	// courier's parent must run as the courier's uid.
+	MultiUser bool
 
 	// weak turns individual checks off; only export_test.go sets it, so the
 	// attack tests can show each attack succeeding before the real check.
