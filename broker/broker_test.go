@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -301,14 +302,62 @@ func TestConnectionLimit(t *testing.T) {
 	}
 }
 
-func TestIdleTimeout(t *testing.T) {
+// An idle connection is closed without a line: a line sent unprompted
+// would be taken as the answer to a request the client is sending.
+func TestIdleTimeoutClosesSilently(t *testing.T) {
 	f := newFixture(t, Limits{IdleTimeout: 200 * time.Millisecond})
+	f.allow([]string{"app"}, nil, false)
 	c := f.dial()
-	if got := c.answer(); got != `{"type":"RESPONSE","status":"error","reason":"idle_timeout"}` {
-		t.Fatalf("idle connection: %s", got)
+	if got := c.ask(`{"type":"REQUEST","action":"read","service":"app","targets":["k"]}`); !strings.Contains(got, "success") {
+		t.Fatalf("before idling: %s", got)
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	rest, err := io.ReadAll(c.r)
+	if err != nil {
+		t.Fatalf("idle connection: %v after %v (want a clean end of stream)", err, time.Since(start))
+	}
+	if len(rest) != 0 {
+		t.Errorf("idle connection got an unprompted line: %q", rest)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+}
+
+// A caller that is not in the policy is refused as soon as it connects,
+// before it writes anything: a client that reads first sees the reason
+// instead of waiting. It is queued, and the connection closed.
+func TestUnregisteredRefusedAtConnect(t *testing.T) {
+	f := newFixture(t, Limits{IdleTimeout: time.Minute})
+	c := f.dial()
+	if got := c.answer(); got != pendingLine {
+		t.Fatalf("unregistered, read first: %q, want %s", got, pendingLine)
 	}
 	if !c.closed() {
-		t.Error("idle connection not closed")
+		t.Error("connection stays open after the refusal at connect")
+	}
+	recs, err := f.pending.List()
+	if err != nil || len(recs) != 1 || recs[0].Hash != f.self.Hash {
+		t.Fatalf("pending = %+v, %v; want this test binary", recs, err)
+	}
+	if b, _ := os.ReadFile(f.audit); !strings.Contains(string(b), `"reason":"unregistered_binary_pending_approval"`) {
+		t.Errorf("refusal at connect not audited:\n%s", b)
+	}
+}
+
+// A registered caller that reads first gets nothing until it asks: the
+// daemon writes a line only in answer to a request.
+func TestRegisteredReadFirstGetsNoLine(t *testing.T) {
+	f := newFixture(t, Limits{IdleTimeout: time.Minute})
+	f.allow([]string{"app"}, nil, false)
+	c := f.dial()
+	_ = c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if b, err := c.r.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("registered caller got %q, %v before asking anything", b, err)
+	}
+	if got := c.ask(`{"type":"REQUEST","action":"read","service":"app","targets":["k"]}`); got != `{"type":"RESPONSE","status":"success","results":[]}` {
+		t.Errorf("then asked: %s", got)
 	}
 }
 
@@ -380,6 +429,7 @@ func TestAuditNeverHoldsValues(t *testing.T) {
 
 func TestStatusMessage(t *testing.T) {
 	f := newFixture(t, Limits{})
+	f.allow(nil, nil, false) // a program that is not keychain-auth's CLI must be registered to connect
 	c := f.dial()
 	var st map[string]any
 	if err := json.Unmarshal([]byte(c.ask(`{"type":"STATUS"}`)), &st); err != nil {

@@ -15,8 +15,10 @@ import (
 // which wrote its request before reading sees the refusal line, not a reset.
 const lingerFor = 2 * time.Second
 
-// serveConn runs one connection: identify the peer once, then answer one
-// request line at a time until the peer leaves, idles out or is refused.
+// serveConn runs one connection: identify the peer, refuse at once a peer it
+// will serve nothing, then answer one request line at a time until the peer
+// leaves, idles out or is refused. The daemon writes a line only in answer
+// to a request, except for those refusals at connection (spec §3).
 func (s *Server) serveConn(c *net.UnixConn) {
 	defer c.Close()
 	peer, err := s.opt.Verifier.Accept(c)
@@ -25,6 +27,10 @@ func (s *Server) serveConn(c *net.UnixConn) {
 		return
 	}
 	defer peer.Close()
+	if resp := s.admit(peer); resp != nil {
+		s.finish(c, resp)
+		return
+	}
 	lines := transport.NewLineReader(peer, s.opt.Limits.MaxLine)
 	for {
 		if err := c.SetReadDeadline(time.Now().Add(s.opt.Limits.IdleTimeout)); err != nil {
@@ -56,7 +62,13 @@ func (s *Server) readFailed(c *net.UnixConn, err error) {
 	case errors.As(err, &aerr):
 		s.refuseIdentity(c, err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		s.finish(c, errorResponse(transport.ReasonIdleTimeout))
+		// Closed without a line, as the original did: a line sent now
+		// would be taken as the answer to a request the client may be
+		// writing at this very moment. A client that finds the connection
+		// closed reconnects. linger turns a request that crossed the
+		// close into a clean end of stream rather than a reset.
+		s.opt.Logger.Debug("idle connection closed", "after", s.opt.Limits.IdleTimeout)
+		linger(c)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
 		s.opt.Logger.Debug("connection read ended", "err", err)

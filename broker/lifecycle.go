@@ -17,8 +17,9 @@ import (
 // The vault lifecycle: the admin messages LOCK, UNLOCK and PASSWD, and the
 // idle auto-lock.
 //
-// Who may send them: any peer the verifier accepts, that is any process of
-// the daemon's own user, registered or not. LOCK is a denial of service, but
+// Who may send them: keychain-auth's own CLI, wherever it runs, and any
+// registered program (admit refuses other programs as they connect). LOCK
+// is a denial of service, but
 // one a same-user program can always cause anyway (kill the daemon, or take
 // the vault's file lock); UNLOCK and PASSWD need the passphrase, so they
 // give a caller nothing it does not already know. A passphrase is never

@@ -13,6 +13,7 @@ import (
 
 func TestLifecycleOnStoreThatCannotLock(t *testing.T) {
 	f := newFixture(t, Limits{})
+	f.allow(nil, nil, false)
 	c := f.dial()
 	for _, line := range []string{`{"type":"LOCK"}`, `{"type":"UNLOCK","passphrase":"p"}`, `{"type":"PASSWD","passphrase":"","new_passphrase":"n"}`} {
 		if got := c.ask(line); got != `{"type":"RESPONSE","status":"error","reason":"not_lockable"}` {
@@ -23,6 +24,7 @@ func TestLifecycleOnStoreThatCannotLock(t *testing.T) {
 
 func TestLifecycleMalformed(t *testing.T) {
 	f := newFixture(t, Limits{})
+	f.allow(nil, nil, false)
 	c := f.dial()
 	for _, line := range []string{
 		`{"type":"LOCK","passphrase":"p"}`,

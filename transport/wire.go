@@ -81,9 +81,6 @@ const (
 	// ReasonTooManyConnections (error): the daemon is at its connection
 	// limit; the connection is closed after this line.
 	ReasonTooManyConnections = "too_many_connections"
-	// ReasonIdleTimeout (error): the client sent nothing for too long; the
-	// connection is closed after this line.
-	ReasonIdleTimeout = "idle_timeout"
 	// ReasonInjectedEnvironment (denied): the caller runs with loader or
 	// interpreter injection variables its policy entry does not allow.
 	ReasonInjectedEnvironment = "injected_environment"
