@@ -16,6 +16,9 @@ var (
 	ErrDaemonRunning = errors.New("a daemon is already running on this endpoint")
 	// ErrDaemonNotRunning: Dial found nothing listening on the endpoint.
 	ErrDaemonNotRunning = errors.New("daemon is not running")
+	// ErrUntrustedEndpoint: DialSystem found an endpoint that someone other
+	// than root or the service user could have made; nothing was sent.
+	ErrUntrustedEndpoint = errors.New("endpoint is not the system daemon's")
 )
 
 // Listener is the daemon's socket. It holds an exclusive lock on a lock file

@@ -26,17 +26,30 @@ const probeTimeout = 2 * time.Second
 // that nobody answers is stale and replaced; anything else at path is left
 // alone and refused. The socket is 0600.
 func Listen(path string) (*Listener, error) {
+	return listenAt(path, false)
+}
+
+// ListenSystem is Listen for a system-mode daemon, whose socket every local
+// user may connect to: the directory is tightened to 0755 instead of 0700
+// (still owned by us and writable by nobody else, so nobody can replace
+// the socket) and the socket is 0666. Who may do what is then the
+// verifier's and the policy's business, per uid.
+func ListenSystem(path string) (*Listener, error) {
+	return listenAt(path, true)
+}
+
+func listenAt(path string, shared bool) (*Listener, error) {
 	if path == "" {
 		return nil, errors.New("listen: empty socket path")
 	}
-	if err := prepareDir(filepath.Dir(path)); err != nil {
+	if err := prepareDir(filepath.Dir(path), shared); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
 	lock, err := lockEndpoint(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
-	l, err := bind(path)
+	l, err := bind(path, shared)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("listen %s: %w", path, err)
@@ -47,7 +60,7 @@ func Listen(path string) (*Listener, error) {
 // prepareDir makes sure dir is a directory we own, not a symlink, mode 0700.
 // It works on an O_NOFOLLOW descriptor so the checks and the chmod apply to
 // the same directory.
-func prepareDir(dir string) error {
+func prepareDir(dir string, shared bool) error {
 	if fi, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("create socket directory: %w", err)
@@ -66,11 +79,11 @@ func prepareDir(dir string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("socket directory: %w", err)
 	}
-	return checkDir(fd, dir, &st)
+	return checkDir(fd, dir, &st, shared)
 }
 
 // checkDir applies the ownership and mode rules to an opened directory.
-func checkDir(fd int, dir string, st *unix.Stat_t) error {
+func checkDir(fd int, dir string, st *unix.Stat_t, shared bool) error {
 	if uid := os.Geteuid(); int(st.Uid) != uid {
 		return fmt.Errorf("socket directory %s is owned by uid %d, not %d", dir, st.Uid, uid)
 	}
@@ -78,11 +91,15 @@ func checkDir(fd int, dir string, st *unix.Stat_t) error {
 	if mode&unix.S_ISVTX != 0 {
 		return fmt.Errorf("socket directory %s is a shared (sticky) directory; use a private one", dir)
 	}
-	if mode&0o077 == 0 {
+	want := uint32(0o700)
+	if shared {
+		want = 0o755
+	}
+	if mode == want {
 		return nil
 	}
-	if err := unix.Fchmod(fd, 0o700); err != nil {
-		return fmt.Errorf("tighten socket directory to 0700: %w", err)
+	if err := unix.Fchmod(fd, want); err != nil {
+		return fmt.Errorf("set socket directory to %04o: %w", want, err)
 	}
 	return nil
 }
@@ -110,9 +127,11 @@ func lockEndpoint(path string) (*os.File, error) {
 	return f, nil
 }
 
-// bind clears a stale socket and listens; the socket is made 0600 (the
-// directory is already 0700, so nobody can connect in between).
-func bind(path string) (*net.UnixListener, error) {
+// bind clears a stale socket and listens; the socket is made 0600, or 0666
+// when shared (in a private directory nobody can connect in between; in a
+// shared one the daemon's umask 077 keeps the new socket private until the
+// chmod).
+func bind(path string, shared bool) (*net.UnixListener, error) {
 	if err := clearStale(path); err != nil {
 		return nil, err
 	}
@@ -121,7 +140,11 @@ func bind(path string) (*net.UnixListener, error) {
 		return nil, err
 	}
 	l.SetUnlinkOnClose(false) // Listener.Close removes it before unlocking
-	if err := os.Chmod(path, 0o600); err != nil {
+	perm := os.FileMode(0o600)
+	if shared {
+		perm = 0o666
+	}
+	if err := os.Chmod(path, perm); err != nil {
 		l.Close()
 		os.Remove(path)
 		return nil, fmt.Errorf("chmod socket: %w", err)
