@@ -43,6 +43,11 @@ const (
 	// than the daemon reads, so the script it names cannot be known (the
 	// last argument read may be cut inside a longer file name).
 	ReasonCommandLineTruncated = "command_line_truncated"
+	// ReasonCourierUnverifiable: keychain-auth's own CLI is the client on a
+	// platform where the daemon cannot verify on whose behalf it runs
+	// (Windows: the creator of a process names its parent), so the courier
+	// rule is not applied and the request is refused.
+	ReasonCourierUnverifiable = "courier_unverifiable"
 	// ReasonIdentityUnavailable: the kernel would not tell (unreadable /proc
 	// entries, a non-dumpable or zombie peer, an unsupported platform).
 	ReasonIdentityUnavailable = "identity_unavailable"

@@ -102,7 +102,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 // act on the connection. A Peer is used by one goroutine at a time.
 type Peer struct {
 	v    *Verifier
-	conn *net.UnixConn
+	conn net.Conn
 	raw  syscall.RawConn
 	pid  int
 	uid  uint32
@@ -118,8 +118,16 @@ type Peer struct {
 // and namespaces, pins the process with a pidfd, and switches on
 // per-message credentials. Call it once per connection, before any read.
 // On error the caller still owns c.
-func (v *Verifier) Accept(c *net.UnixConn) (*Peer, error) {
-	raw, err := c.SyscallConn()
+//
+// c is a *net.UnixConn on Linux and macOS and a named pipe connection from
+// transport.ListenPipe on Windows; it must give access to its descriptor
+// (syscall.Conn).
+func (v *Verifier) Accept(c net.Conn) (*Peer, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, refuse(ReasonIdentityUnavailable, "connection %T has no descriptor", c)
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil, refuse(ReasonIdentityUnavailable, "raw conn: %v", err)
 	}

@@ -1,0 +1,145 @@
+package auth
+
+import (
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// Identify reports who is behind the connection now: the pinned process
+// must be alive, its image is opened (so it cannot be written while it is
+// hashed) and hashed or found in the cache. Windows identifies executables
+// only: keychain-auth's own CLI as the client is refused
+// (courier_unverifiable), see SECURITY.md.
+func (p *Peer) Identify() (*Identity, error) {
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	exe, err := p.v.processImage(p.sys.proc, p.sys.created)
+	if err != nil {
+		if aerr := p.alive(); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	id := &Identity{PID: p.pid, Exe: exe, CommandLine: []string{exe.Path}}
+	if p.v.opts.SelfHash != "" && exe.Hash == p.v.opts.SelfHash {
+		return nil, refuse(ReasonCourierUnverifiable, "pid %d is keychain-auth itself; Windows lets a process name any parent", p.pid)
+	}
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// processImage opens the file at the process's image path with sharing
+// that admits readers only, checks that it is the file the process started
+// from, and hashes it.
+func (v *Verifier) processImage(proc windows.Handle, created time.Time) (Image, error) {
+	path, err := imagePath(proc)
+	if err != nil {
+		return Image{}, refuse(ReasonIdentityUnavailable, "image path: %v", err)
+	}
+	if isRemotePath(path) && !v.opts.weak.NoFilesystemCheck {
+		return Image{}, refuse(ReasonUntrustedFilesystem, "%s", path)
+	}
+	p16, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return Image{}, refuse(ReasonIdentityUnavailable, "image path: %v", err)
+	}
+	h, err := windows.CreateFile(p16, windows.GENERIC_READ, windows.FILE_SHARE_READ, nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return Image{}, refuse(ReasonImagePathMismatch, "open %s: %v", path, err)
+	}
+	f := os.NewFile(uintptr(h), path)
+	defer f.Close()
+	key, changed, err := fileVersion(h)
+	if err != nil {
+		return Image{}, refuse(ReasonIdentityUnavailable, "%s: %v", path, err)
+	}
+	if changed.After(created) && !v.opts.weak.NoImageChecks {
+		return Image{}, refuse(ReasonImagePathMismatch, "%s changed after the process started", path)
+	}
+	hash, err := v.hashFile(f, h, key)
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Path: path, Hash: hash}, nil
+}
+
+// hashFile hashes the opened file unless this version is in the cache.
+func (v *Verifier) hashFile(f *os.File, h windows.Handle, key fileKey) (string, error) {
+	if hash, ok := v.cache.get(key); ok {
+		return hash, nil
+	}
+	v.cache.countHash()
+	hash, err := hashReader(f)
+	if err != nil {
+		return "", refuse(ReasonIdentityUnavailable, "hash image: %v", err)
+	}
+	if after, _, err := fileVersion(h); err != nil || after != key {
+		return "", refuse(ReasonIdentityUnavailable, "image changed while hashed")
+	}
+	v.cache.put(key, hash)
+	return hash, nil
+}
+
+func imagePath(proc windows.Handle) (string, error) {
+	buf := make([]uint16, windows.MAX_LONG_PATH)
+	n := uint32(len(buf))
+	if err := windows.QueryFullProcessImageName(proc, 0, &buf[0], &n); err != nil {
+		return "", err
+	}
+	return windows.UTF16ToString(buf[:n]), nil
+}
+
+// isRemotePath: a UNC path or a drive letter mapped to a network share,
+// where the server can hand the daemon other bytes than the loader got.
+func isRemotePath(path string) bool {
+	if strings.HasPrefix(path, `\\`) {
+		return true
+	}
+	if len(path) < 3 || path[1] != ':' {
+		return false
+	}
+	root, _ := windows.UTF16PtrFromString(path[:3])
+	return windows.GetDriveType(root) == windows.DRIVE_REMOTE
+}
+
+// fileBasicInfo is FILE_BASIC_INFO.
+type fileBasicInfo struct {
+	CreationTime, LastAccessTime, LastWriteTime, ChangeTime int64
+	FileAttributes                                          uint32
+	_                                                       uint32
+}
+
+// fileVersion is the cache key of an opened file (volume, file index, size,
+// last write and change times) and its change time.
+func fileVersion(h windows.Handle) (fileKey, time.Time, error) {
+	var fi windows.ByHandleFileInformation
+	if err := windows.GetFileInformationByHandle(h, &fi); err != nil {
+		return fileKey{}, time.Time{}, err
+	}
+	var bi fileBasicInfo
+	if err := windows.GetFileInformationByHandleEx(h, windows.FileBasicInfo, (*byte)(unsafe.Pointer(&bi)), uint32(unsafe.Sizeof(bi))); err != nil {
+		return fileKey{}, time.Time{}, err
+	}
+	mtime, ctime := filetimeNanos(bi.LastWriteTime), filetimeNanos(bi.ChangeTime)
+	k := fileKey{
+		dev:      uint64(fi.VolumeSerialNumber),
+		ino:      uint64(fi.FileIndexHigh)<<32 | uint64(fi.FileIndexLow),
+		size:     uint64(fi.FileSizeHigh)<<32 | uint64(fi.FileSizeLow),
+		mtimeSec: mtime / 1e9, mtimeNsec: mtime % 1e9,
+		ctimeSec: ctime / 1e9, ctimeNsec: ctime % 1e9,
+	}
+	return k, time.Unix(0, ctime), nil
+}
+
+// filetimeNanos converts a FILETIME held as one integer to Unix nanoseconds.
+func filetimeNanos(t int64) int64 {
+	ft := windows.Filetime{LowDateTime: uint32(t), HighDateTime: uint32(t >> 32)}
+	return ft.Nanoseconds()
+}
