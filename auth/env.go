@@ -35,7 +35,15 @@ func isInjectionVar(name string) bool {
 // injectedEnv returns the sorted, de-duplicated names of injection
 // variables in a NUL-separated environment block.
 func injectedEnv(environ []byte) []string {
-	var names []string
+	names, _ := scanEnv(environ)
+	return names
+}
+
+// scanEnv returns the sorted, de-duplicated names of the injection
+// variables (see isInjectionVar) and of the variables that make a shell
+// print or run code (see unsafeShellVar) in a NUL-separated environment
+// block. Only names are returned, never values.
+func scanEnv(environ []byte) (injected, shell []string) {
 	for len(environ) > 0 {
 		var entry []byte
 		entry, environ, _ = bytes.Cut(environ, []byte{0})
@@ -44,12 +52,26 @@ func injectedEnv(environ []byte) []string {
 			continue
 		}
 		// Avoid allocating for the common, clean variable.
-		if name := entry[:eq]; isInjectionVar(string(name)) {
-			names = append(names, string(name))
+		name := entry[:eq]
+		if isInjectionVar(string(name)) {
+			injected = append(injected, string(name))
+		}
+		if isShellVarName(name) && unsafeShellVar(string(name), string(entry[eq+1:])) {
+			shell = append(shell, string(name))
 		}
 	}
-	sort.Strings(names)
-	return dedupSorted(names)
+	sort.Strings(injected)
+	sort.Strings(shell)
+	return dedupSorted(injected), dedupSorted(shell)
+}
+
+// isShellVarName is a cheap first test for unsafeShellVar.
+func isShellVarName(name []byte) bool {
+	switch string(name) { // no allocation for a switch on a converted slice
+	case "PS4", "SHELLOPTS", "BASHOPTS":
+		return true
+	}
+	return bytes.HasPrefix(name, []byte("BASH_FUNC_"))
 }
 
 func dedupSorted(s []string) []string {

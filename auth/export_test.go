@@ -40,6 +40,10 @@ package auth
 //	NoCmdlineCutCheck a command line longer than the daemon reads still
 //	                  names a script: its cut last argument is taken as the
 //	                  script path (command_line_truncated).
+//	NoScriptOptionCheck a script run with an option that prints or runs
+//	                  code (bash -x, -o xtrace) or with a shell variable that
+//	                  does (PS4, SHELLOPTS=xtrace, BASH_FUNC_*) is still the
+//	                  identity (unsafe_interpreter_option, unsafe_shell_variable).
 //
 // Usage from package auth_test:
 //

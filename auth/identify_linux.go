@@ -69,7 +69,7 @@ func (v *Verifier) readProcFacts(t target, id *Identity) (procStatus, error) {
 	if b, err = readProc(t.pid, "environ", bp, maxEnviron); err != nil {
 		return procStatus{}, v.unavailable(t, err)
 	}
-	id.InjectedEnv = injectedEnv(b)
+	id.InjectedEnv, id.shellEnv = scanEnv(b)
 	st, err := readStatus(t.pid, bp)
 	if err != nil {
 		return procStatus{}, v.unavailable(t, err)

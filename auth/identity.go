@@ -42,6 +42,10 @@ type Identity struct {
 	// InjectedEnv names the loader or interpreter injection variables found
 	// in the process's environment (LD_PRELOAD, PYTHONPATH, ...), sorted.
 	InjectedEnv []string
+	// shellEnv names the variables of the environment that make a shell
+	// print or run code (PS4, BASH_FUNC_*, ...), sorted; a script run
+	// with any is refused (ScriptRefused).
+	shellEnv []string
 	// TracerPID is the tracer's pid from /proc/PID/status, 0 when not traced.
 	TracerPID int
 	// ReducedAssurance is set when the kernel offered no pidfd for the peer

@@ -18,6 +18,13 @@ type interpreter struct {
 	// withArg are options allowed together with their next argument, and the
 	// values allowed for it ("-o pipefail").
 	withArg map[string]map[string]bool
+	// unsafe are single-letter options that make the interpreter print the
+	// commands it runs or run other code (a shell's -x and -v). They are
+	// parsed like flags, and a script run with one is refused.
+	unsafe string
+	// unsafeWithArg are values of a withArg option that do the same
+	// ("-o xtrace").
+	unsafeWithArg map[string]map[string]bool
 	// hold is where the interpreter keeps the script open while it runs.
 	hold scriptHold
 }
@@ -42,11 +49,13 @@ const (
 
 var (
 	shellInterp = &interpreter{
-		flags: "euxvfCbhnB",
+		flags:  "eufCbhnB",
+		unsafe: "xv",
 		withArg: map[string]map[string]bool{"-o": {
-			"pipefail": true, "errexit": true, "nounset": true, "xtrace": true,
-			"verbose": true, "noclobber": true, "noglob": true, "posix": true,
+			"pipefail": true, "errexit": true, "nounset": true,
+			"noclobber": true, "noglob": true, "posix": true,
 		}},
+		unsafeWithArg: map[string]map[string]bool{"-o": {"xtrace": true, "verbose": true}},
 	}
 	bashInterp   = withHold(shellInterp, holdBash)
 	dashInterp   = withHold(shellInterp, holdDash)
@@ -107,43 +116,74 @@ func versionSuffix(s string) bool {
 // scriptArg returns the script argument of argv (argv[0] is the program)
 // when argv has the verifiable form, else "", false.
 func (in *interpreter) scriptArg(argv []string) (string, bool) {
+	arg, ok, _ := in.scriptArgOpts(argv)
+	return arg, ok
+}
+
+// scriptArgOpts is scriptArg that also returns the first option that
+// makes the interpreter print or run code (see interpreter.unsafe), as
+// written in argv ("-x", "-o xtrace"), or "".
+func (in *interpreter) scriptArgOpts(argv []string) (arg string, ok bool, unsafe string) {
+	note := func(opt string) {
+		if unsafe == "" {
+			unsafe = opt
+		}
+	}
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
 		switch {
 		case a == "--":
 			if i+1 < len(argv) && argv[i+1] != "" && argv[i+1] != "-" {
-				return argv[i+1], true
+				return argv[i+1], true, unsafe
 			}
-			return "", false
+			return "", false, ""
 		case a == "-" || a == "":
-			return "", false // stdin or nonsense: nothing to verify
+			return "", false, "" // stdin or nonsense: nothing to verify
 		case !strings.HasPrefix(a, "-"):
-			return a, true
+			return a, true, unsafe
 		case in.long[a]:
 			continue
-		case in.withArg[a] != nil:
-			if i+1 >= len(argv) || !in.withArg[a][argv[i+1]] {
-				return "", false
+		case in.withArg[a] != nil || in.unsafeWithArg[a] != nil:
+			if i+1 >= len(argv) {
+				return "", false, ""
+			}
+			switch v := argv[i+1]; {
+			case in.withArg[a][v]:
+			case in.unsafeWithArg[a][v]:
+				note(a + " " + v)
+			default:
+				return "", false, ""
 			}
 			i++
-		case !in.harmlessFlags(a):
-			return "", false
+		default:
+			harmless, bad := in.classifyFlags(a)
+			if !harmless {
+				return "", false, ""
+			}
+			if bad {
+				note(a)
+			}
 		}
 	}
-	return "", false // a REPL or stdin
+	return "", false, "" // a REPL or stdin
 }
 
-// harmlessFlags reports whether a is "-xyz" with every letter allowed.
-func (in *interpreter) harmlessFlags(a string) bool {
-	if len(a) < 2 || a[0] != '-' || a[1] == '-' || in.flags == "" {
-		return false
+// classifyFlags reports whether a is "-xyz" with every letter a known flag
+// (harmless or unsafe), and whether an unsafe one is among them.
+func (in *interpreter) classifyFlags(a string) (known, unsafe bool) {
+	if len(a) < 2 || a[0] != '-' || a[1] == '-' || in.flags+in.unsafe == "" {
+		return false, false
 	}
 	for _, r := range a[1:] {
-		if !strings.ContainsRune(in.flags, r) {
-			return false
+		switch {
+		case strings.ContainsRune(in.flags, r):
+		case strings.ContainsRune(in.unsafe, r):
+			unsafe = true
+		default:
+			return false, false
 		}
 	}
-	return true
+	return true, unsafe
 }
 
 // IsInterpreter reports whether path names an interpreter the daemon knows

@@ -30,7 +30,7 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 		return nil, refuse(ReasonCommandLineTruncated,
 			"%s's command line is longer than the %d bytes the daemon reads; a script is identified only from a whole command line", baseName(exePath), maxCmdline)
 	}
-	arg, ok := in.scriptArg(argv)
+	arg, ok, unsafeOpt := in.scriptArgOpts(argv)
 	if v.opts.weak.NoScriptArgvCheck {
 		arg, ok = naiveScriptArg(t, argv)
 	}
@@ -48,6 +48,11 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 	img, err := v.imageOf(fd, link, ReasonImageDeleted)
 	if err != nil {
 		return nil, nil
+	}
+	if !v.opts.weak.NoScriptOptionCheck {
+		if e := scriptRefusal(baseName(exePath), img.Path, unsafeOpt, id.shellEnv); e != nil {
+			return nil, e
+		}
 	}
 	return &img, nil
 }

@@ -51,6 +51,21 @@ func TestScriptArg(t *testing.T) {
 			t.Errorf("%s %q: got %q %v, want %q", c.interp, c.argv, got, ok, c.want)
 		}
 	}
+	for _, c := range []struct {
+		argv   []string
+		unsafe string
+	}{
+		{[]string{"bash", "-x", "s.sh"}, "-x"},
+		{[]string{"bash", "-eux", "s.sh"}, "-eux"},
+		{[]string{"bash", "-e", "-o", "xtrace", "s.sh"}, "-o xtrace"},
+		{[]string{"sh", "-v", "--", "s.sh"}, "-v"},
+		{[]string{"bash", "-eu", "-o", "pipefail", "s.sh"}, ""},
+	} {
+		got, ok, unsafe := bashInterp.scriptArgOpts(c.argv)
+		if got != "s.sh" || !ok || unsafe != c.unsafe {
+			t.Errorf("%q: got %q %v %q, want s.sh, unsafe %q", c.argv, got, ok, unsafe, c.unsafe)
+		}
+	}
 	for _, name := range []string{"ls", "python2", "keychain-auth", "bashful"} {
 		if lookupInterpreter(name) != nil {
 			t.Errorf("%s is not an interpreter", name)
@@ -63,6 +78,16 @@ func TestInjectedEnvNames(t *testing.T) {
 		"NODE_OPTIONS=--require x\x00LD_PRELOAD=/again\x00=odd\x00noequals\x00BASH_ENV=/b\x00"
 	got := injectedEnv([]byte(env))
 	want := []string{"BASH_ENV", "DYLD_INSERT_LIBRARIES", "LD_PRELOAD", "NODE_OPTIONS"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestUnsafeShellVars(t *testing.T) {
+	env := "PS4=+ \x00PS1=$ \x00SHELLOPTS=braceexpand:xtrace\x00BASHOPTS=extglob\x00" +
+		"BASH_FUNC_ls%%=() { :; }\x00BASH_FUNC_cd()=() { :; }\x00BASH_VERSION=5\x00PATH=/bin\x00"
+	_, got := scanEnv([]byte(env))
+	want := []string{"BASH_FUNC_cd()", "BASH_FUNC_ls%%", "PS4", "SHELLOPTS"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}

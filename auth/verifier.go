@@ -35,20 +35,21 @@ type Options struct {
 // only so that export_test.go can alias the type for external test packages;
 // the type itself is unexported, so production code cannot name it.
 type weakening struct {
-	NoSenderCheck     bool // Read accepts chunks from anyone, with or without credentials
-	NoPidfd           bool // naive: SO_PEERCRED pid only, no pidfd, no liveness checks
-	NoNamespaceCheck  bool // accept peers in foreign user/pid/mount namespaces
-	NoFilesystemCheck bool // skip fstatfs (FUSE, NFS, 9p images accepted)
-	NoImageChecks     bool // skip the deleted-image and path/inode checks
-	NoScriptArgvCheck bool // any argument naming an existing file becomes Script
-	NoScriptFileCheck bool // skip mode, owner and filesystem checks on scripts
-	ScriptByCwd       bool // old rule: relative script paths via /proc/PID/cwd or any fd
-	AllowPassRights   bool // leave SO_PASSRIGHTS on so SCM_RIGHTS reaches Read
-	KeepPassedFDs     bool // do not close received descriptors (leak canary)
-	ForcePidfdOpen    bool // act as a kernel without SO_PEERPIDFD
-	NoExecCheck       bool // skip the per-request exec snapshot (exec_after_connect)
-	NoUIDCheck        bool // accept a peer of another uid
-	NoCmdlineCutCheck bool // take a script from a command line read only in part
+	NoSenderCheck       bool // Read accepts chunks from anyone, with or without credentials
+	NoPidfd             bool // naive: SO_PEERCRED pid only, no pidfd, no liveness checks
+	NoNamespaceCheck    bool // accept peers in foreign user/pid/mount namespaces
+	NoFilesystemCheck   bool // skip fstatfs (FUSE, NFS, 9p images accepted)
+	NoImageChecks       bool // skip the deleted-image and path/inode checks
+	NoScriptArgvCheck   bool // any argument naming an existing file becomes Script
+	NoScriptFileCheck   bool // skip mode, owner and filesystem checks on scripts
+	ScriptByCwd         bool // old rule: relative script paths via /proc/PID/cwd or any fd
+	AllowPassRights     bool // leave SO_PASSRIGHTS on so SCM_RIGHTS reaches Read
+	KeepPassedFDs       bool // do not close received descriptors (leak canary)
+	ForcePidfdOpen      bool // act as a kernel without SO_PEERPIDFD
+	NoExecCheck         bool // skip the per-request exec snapshot (exec_after_connect)
+	NoUIDCheck          bool // accept a peer of another uid
+	NoCmdlineCutCheck   bool // take a script from a command line read only in part
+	NoScriptOptionCheck bool // a script run with -x, PS4, BASH_FUNC_*, ... is still the identity
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
