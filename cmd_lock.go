@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,7 +87,7 @@ func (m adminMessage) encode() ([]byte, error) {
 }
 
 // adminConn is one connection to the daemon for lifecycle messages. It is
-// opened with transport.Dial, which refuses a socket owned by another user.
+// opened with dialDaemon, which sends nothing to an endpoint it cannot trust.
 type adminConn struct {
 	conn  io.ReadWriteCloser
 	lines *transport.LineReader
@@ -97,18 +96,11 @@ type adminConn struct {
 // dialAdmin connects before any passphrase is asked for, so that a daemon
 // that is not running is reported first (exit 6).
 func dialAdmin(c *cli.Context) (*adminConn, string, error) {
-	endpoint, err := transport.Endpoint(c.String("socket"))
+	conn, ch, err := dialDaemon(c.String("socket"))
 	if err != nil {
-		return nil, "", err
+		return nil, ch.path, err
 	}
-	conn, err := transport.Dial(endpoint)
-	if errors.Is(err, transport.ErrDaemonNotRunning) {
-		return nil, endpoint, notRunning(endpoint)
-	}
-	if err != nil {
-		return nil, endpoint, fmt.Errorf("connect to daemon at %s: %w", endpoint, err)
-	}
-	return &adminConn{conn: conn, lines: transport.NewLineReader(conn, transport.MaxResponseLine)}, endpoint, nil
+	return &adminConn{conn: conn, lines: transport.NewLineReader(conn, transport.MaxResponseLine)}, ch.path, nil
 }
 
 func (a *adminConn) close() { a.conn.Close() }

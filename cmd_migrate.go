@@ -12,7 +12,6 @@ import (
 	"github.com/keychain-auth/keychain-auth/backend"
 	"github.com/keychain-auth/keychain-auth/config"
 	"github.com/keychain-auth/keychain-auth/secret"
-	"github.com/keychain-auth/keychain-auth/transport"
 )
 
 func migrateCommand() *cli.Command {
@@ -155,18 +154,15 @@ func samePath(a, b string) bool {
 // refuseWhileDaemonRuns: a running daemon could change either store while
 // it is copied, and holds the vault open with its own view of it.
 func refuseWhileDaemonRuns(c *cli.Context) error {
-	endpoint, err := transport.Endpoint(c.String("socket"))
-	if err != nil {
-		return err
-	}
-	conn, err := transport.Dial(endpoint)
-	if errors.Is(err, transport.ErrDaemonNotRunning) {
+	conn, ch, err := dialDaemon(c.String("socket"))
+	var ce *cliError
+	if errors.As(err, &ce) && ce.code == exitNotRunning {
 		return nil
 	}
 	if err == nil {
 		conn.Close()
 	}
-	return fail(exitError, "a daemon is running on %s; migrate needs the stores to stay still", endpoint).
+	return fail(exitError, "a daemon is running on %s; migrate needs the stores to stay still", ch.path).
 		hint("stop it first (it is restarted with `keychain-auth serve --backend NAME`)")
 }
 

@@ -35,6 +35,7 @@ func serveCommand() *cli.Command {
 		Aliases: []string{"start"},
 		Usage:   "run the daemon in the foreground (logs to stderr)",
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "system", Usage: "system mode: run as the service user, with root-owned policy and a vault per user (set up with `sudo keychain-auth install --system`; Linux)"},
 			socketFlag(),
 			&cli.StringFlag{Name: "backend", Value: "auto", EnvVars: []string{"KEYCHAIN_AUTH_BACKEND"},
 				Usage: "secret store: " + strings.Join(backend.Names(), ", ")},
@@ -54,7 +55,7 @@ func serveCommand() *cli.Command {
 			return serve(c.Context, serveOptions{
 				socket: c.String("socket"), backend: c.String("backend"), limits: lim,
 				maxPending: c.Int("max-pending"), foreignNS: c.Bool("allow-foreign-namespaces"),
-				autoLock: c.Duration("auto-lock"),
+				autoLock: c.Duration("auto-lock"), system: c.Bool("system"),
 			})
 		},
 	}
@@ -66,9 +67,13 @@ type serveOptions struct {
 	maxPending      int
 	foreignNS       bool
 	autoLock        time.Duration
+	system          bool
 }
 
 func serve(ctx context.Context, o serveOptions) error {
+	if o.system {
+		return serveSystem(ctx, o)
+	}
 	if err := auth.HardenProcess(); err != nil {
 		return fmt.Errorf("harden process: %w", err)
 	}
@@ -103,7 +108,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("auto-lock on: the vault locks after this long without a request", "idle", o.autoLock.String())
 		go srv.AutoLock(ctx, o.autoLock)
 	}
-	log.Info("listening", "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
+	log.Info("listening", "mode", broker.ModeUser, "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
+	log.Warn(userModeNote)
 	err = srv.Serve(ctx, ln.Unix())
 	log.Info("shutting down")
 	return err
