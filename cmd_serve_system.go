@@ -167,16 +167,18 @@ func (ts *tenantSet) open(uid uint32) (*broker.Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault of uid %d: %w", uid, err)
 	}
-	log, err := audit.Open(filepath.Join(dir, "audit.log"), audit.Options{})
+	auditPath := filepath.Join(dir, "audit.log")
+	log, err := audit.Open(auditPath, audit.Options{})
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("audit log of uid %d: %w", uid, err)
 	}
 	return &broker.Tenant{
-		Store:   store,
-		Policy:  config.NewSource(ts.layout.PolicyPath(uid)),
-		Pending: &config.Pending{Path: ts.layout.PendingPath(uid), Max: ts.maxPending, TTL: 24 * time.Hour},
-		Audit:   log,
+		Store:     store,
+		Policy:    config.NewSource(ts.layout.PolicyPath(uid)),
+		Pending:   &config.Pending{Path: ts.layout.PendingPath(uid), Max: ts.maxPending, TTL: 24 * time.Hour},
+		Audit:     log,
+		AuditPath: auditPath,
 	}, nil
 }
 

@@ -48,6 +48,8 @@ type Tenant struct {
 	Policy  *config.Source
 	Pending *config.Pending
 	Audit   *audit.Log // nil: decisions go to Options.Audit
+	// AuditPath is Audit's file, read back for VIEW ("" : none).
+	AuditPath string
 }
 
 // Options wire a Server to its parts. Verifier and Logger are required,

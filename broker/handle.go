@@ -34,6 +34,9 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 	if err == nil && req.Type == transport.TypeStatus {
 		return s.status(t), true
 	}
+	if err == nil && req.Type == transport.TypeView {
+		return s.view(t), true
+	}
 	if err == nil && isLifecycle(req.Type) {
 		return s.lifecycle(t, id, req), true
 	}

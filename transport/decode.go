@@ -357,6 +357,7 @@ func (raw *rawRequest) request() *Request {
 // adminKeys is the exact key set of each admin message type.
 var adminKeys = map[string]int{
 	TypeStatus: fType,
+	TypeView:   fType,
 	TypeLock:   fType,
 	TypeUnlock: fType | fPassphrase,
 	TypePasswd: fType | fPassphrase | fNewPassphrase,
@@ -369,8 +370,8 @@ func (raw *rawRequest) adminMessage() (*Request, error) {
 	want, ok := adminKeys[raw.typ]
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("%w: type must be %s, %s, %s, %s or %s", ErrMalformed,
-			TypeRequest, TypeStatus, TypeLock, TypeUnlock, TypePasswd)
+		return nil, fmt.Errorf("%w: type must be %s, %s, %s, %s, %s or %s", ErrMalformed,
+			TypeRequest, TypeStatus, TypeView, TypeLock, TypeUnlock, TypePasswd)
 	case raw.given != want:
 		return nil, fmt.Errorf("%w: a %s message takes exactly the keys of its type", ErrMalformed, raw.typ)
 	case raw.typ == TypePasswd && raw.newPassphrase == "":

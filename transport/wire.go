@@ -22,6 +22,11 @@ const (
 	// TypeStatus is both the admin request {"type":"STATUS"} and the type of
 	// the StatusInfo answer.
 	TypeStatus = "STATUS"
+	// TypeView is the request {"type":"VIEW"} and the type of its answer
+	// (ViewInfo): the caller's own policy, pending queue and recent audit
+	// lines. System mode's users read their data this way, since the files
+	// belong to root and the service user.
+	TypeView = "VIEW"
 	// TypeLock is the admin message {"type":"LOCK"}: lock a lockable store.
 	TypeLock = "LOCK"
 	// TypeUnlock is the admin message {"type":"UNLOCK","passphrase":"..."}
@@ -209,4 +214,13 @@ func (r *Response) Err() error {
 		return nil
 	}
 	return &ResponseError{Status: r.Status, Reason: r.Reason}
+}
+
+// ViewInfo answers VIEW with the caller's tenant only: the policy file's
+// JSON, the pending records and the last audit lines, as stored.
+type ViewInfo struct {
+	Type    string            `json:"type"`
+	Config  json.RawMessage   `json:"config"`
+	Pending json.RawMessage   `json:"pending"`
+	Audit   []json.RawMessage `json:"audit"`
 }
