@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,12 @@ import (
 
 // configPath is config.json in the configuration directory, created 0700.
 func configPath() (string, error) {
+	if scope != nil && scope.system {
+		if scope.viaDaemon {
+			return "", errors.New("system mode: the policy file is root's; read it through the daemon")
+		}
+		return scope.systemPolicyPath()
+	}
 	dir, err := config.Dir()
 	if err != nil {
 		return "", err
@@ -29,6 +36,9 @@ func configPath() (string, error) {
 
 // pendingQueue is pending.json beside config.json.
 func pendingQueue() (*config.Pending, error) {
+	if scope != nil && scope.system && !scope.viaDaemon {
+		return &config.Pending{Path: scope.layout.PendingPath(scope.uid), TTL: 24 * time.Hour}, nil
+	}
 	p, err := configPath()
 	if err != nil {
 		return nil, err
@@ -89,6 +99,13 @@ func updatePolicy(fn func(*config.Config) error) error {
 }
 
 func loadPolicy() (*config.Config, error) {
+	if scope != nil && scope.viaDaemon {
+		v, err := scope.fetchView()
+		if err != nil {
+			return nil, err
+		}
+		return config.Parse(v.Config)
+	}
 	p, err := configPath()
 	if err != nil {
 		return nil, err

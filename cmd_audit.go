@@ -25,11 +25,7 @@ func auditCommand() *cli.Command {
 			if c.NArg() != 0 || c.Int("n") < 1 {
 				return usageError("audit takes no arguments and -n N with N ≥ 1")
 			}
-			dir, err := config.DataDir()
-			if err != nil {
-				return err
-			}
-			recs, err := audit.Tail(filepath.Join(dir, "audit.log"), c.Int("n"))
+			recs, err := auditRecords(c.Int("n"))
 			if err != nil {
 				return err
 			}
@@ -66,4 +62,33 @@ func auditLine(r audit.Record) string {
 		out += " (" + printable(r.Reason) + ")"
 	}
 	return out
+}
+
+// auditRecords reads the last n records of the audit log in scope: the
+// user's own (user mode), the target user's (system mode, as root), or the
+// caller's as the daemon returns it (system mode, without root).
+func auditRecords(n int) ([]audit.Record, error) {
+	switch {
+	case scope != nil && scope.viaDaemon:
+		v, err := scope.fetchView()
+		if err != nil {
+			return nil, err
+		}
+		recs := make([]audit.Record, 0, len(v.Audit))
+		for _, raw := range v.Audit[max(0, len(v.Audit)-n):] {
+			var r audit.Record
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, fmt.Errorf("audit line from the daemon: %w", err)
+			}
+			recs = append(recs, r)
+		}
+		return recs, nil
+	case scope != nil && scope.system:
+		return audit.Tail(scope.systemAuditPath(), n)
+	}
+	dir, err := config.DataDir()
+	if err != nil {
+		return nil, err
+	}
+	return audit.Tail(filepath.Join(dir, "audit.log"), n)
 }
