@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -89,35 +90,65 @@ func revokeCommand() *cli.Command {
 func authorizeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "authorize",
-		Usage:     "register a program if needed and allow it read, write and search on one service",
+		Usage:     "record a program's current hash (registering it if needed) and allow it read, write and search on one service",
 		ArgsUsage: "PATH SERVICE",
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 || c.Args().Get(1) == "" {
 				return usageError("authorize takes PATH SERVICE")
 			}
-			path, err := resolvePath(c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			if err := ensureRegistered(c, path); err != nil {
-				return err
-			}
-			svc := c.Args().Get(1)
-			return changePermissions(c, path, permChange{read: []string{svc}, write: []string{svc}, search: true}, true)
+			return authorize(c, c.Args().Get(0), c.Args().Get(1))
 		},
 	}
 }
 
-// ensureRegistered registers path with its current hash unless an entry exists.
-func ensureRegistered(c *cli.Context, path string) error {
-	cfg, err := loadPolicy()
+// authorize records the current hash of the file at arg (a new entry, or
+// the existing entry's hash replaced, as the original did: a client that
+// re-authorizes itself after its own upgrade must not stay refused), then
+// grants read, write and search on svc, in one locked update. It says
+// which hash it recorded, and warns when an existing entry's other
+// permissions carry over to a new hash.
+func authorize(c *cli.Context, arg, svc string) error {
+	path, err := resolvePath(arg)
 	if err != nil {
 		return err
 	}
-	if _, e := cfg.Find(path); e != nil {
-		return nil
+	img, err := hashProgram(path)
+	if err != nil {
+		return err
 	}
-	return register(c, path)
+	warnInterpreter(c, img.Path)
+	var before, after config.Entry
+	found := false
+	err = updatePolicy(func(cfg *config.Config) error {
+		_, e := cfg.Find(img.Path)
+		if e == nil {
+			cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(img.Path, img.Hash, time.Now()))
+			e = &cfg.RegisteredBinaries[len(cfg.RegisteredBinaries)-1]
+		} else {
+			found, before = true, *e
+		}
+		e.Hash = img.Hash
+		e.GrantRead(svc)
+		e.GrantWrite(svc)
+		e.CanSearch = true
+		after = *e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	forgetPending(img.Hash)
+	switch {
+	case !found:
+		fmt.Fprintf(c.App.Writer, "Registered %s with hash %s\n", img.Path, img.Hash)
+	case before.Hash != img.Hash:
+		fmt.Fprintf(c.App.Writer, "Upgraded %s to new hash %s\n", img.Path, img.Hash)
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: warning: the entry's other permissions apply to the new hash too (read: %s; write: %s; search: %t)\n",
+			listOrNone(before.AllowedReadServices), listOrNone(before.AllowedWriteServices), before.CanSearch)
+	}
+	fmt.Fprintf(c.App.Writer, "Authorized %s for service %s\n", img.Path, svc)
+	printEntry(c, &after)
+	return nil
 }
 
 func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) error {

@@ -45,16 +45,18 @@ func listPendingCommand() *cli.Command {
 func printPending(c *cli.Context, recs []config.PendingRecord) {
 	w := c.App.Writer
 	if len(recs) == 0 {
-		fmt.Fprintln(w, "No pending binaries.")
+		fmt.Fprintln(w, "No pending binaries waiting for authorization.")
 		return
 	}
+	// The original's text exactly (values from column 13, a 60-dash rule):
+	// scripts parse it. printable only changes a hostile path or argument.
 	fmt.Fprintf(w, "Found %d pending binaries waiting for authorization:\n\n", len(recs))
 	for _, r := range recs {
-		fmt.Fprintf(w, "Path:      %s\n", printable(r.Path))
-		fmt.Fprintf(w, "Hash:      %s\n", r.Hash)
-		fmt.Fprintf(w, "Command:   %s\n", printable(r.CommandLine))
-		fmt.Fprintf(w, "Attempted: %s\n", r.Timestamp.Local().Format(time.RFC3339))
-		fmt.Fprintln(w, strings.Repeat("-", 72))
+		fmt.Fprintf(w, "%-12s%s\n", "Path:", printable(r.Path))
+		fmt.Fprintf(w, "%-12s%s\n", "Hash:", r.Hash)
+		fmt.Fprintf(w, "%-12s%s\n", "Command:", printable(r.CommandLine.String()))
+		fmt.Fprintf(w, "%-12s%s\n", "Attempted:", r.Timestamp.Local().Format(time.RFC3339))
+		fmt.Fprintln(w, strings.Repeat("-", 60))
 	}
 	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: approve one with `keychain-auth approve HASH`")
 }

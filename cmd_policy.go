@@ -63,35 +63,83 @@ func listOrNone(l []string) string {
 
 func checkCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "check",
-		Usage:     "exit 0 if PATH is registered with its current hash (and allowed on SERVICE); 5 unregistered, 3 not allowed",
+		Name: "check",
+		Usage: "exit 0 if PATH is registered with its current hash and, with SERVICE, may read, write and search on it " +
+			"(or only what --read, --write, --search name); 5 unregistered, 3 not allowed",
 		ArgsUsage: "PATH [SERVICE]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "read", Usage: "ask only whether it may read SERVICE (with --write, --search: each named)"},
+			&cli.BoolFlag{Name: "write", Usage: "ask whether it may write SERVICE"},
+			&cli.BoolFlag{Name: "search", Usage: "ask whether it may search (can_search)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return usageError("check takes PATH [SERVICE]")
 			}
-			path, err := resolvePath(c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			img, err := hashProgram(path)
-			if err != nil {
-				return err
-			}
-			cfg, err := loadPolicy()
-			if err != nil {
-				return err
-			}
 			service := c.Args().Get(1)
-			registered, allowed := policy.Check(cfg, img, service)
-			switch {
-			case !registered:
-				return fail(exitUnregistered, "%s is not registered with hash %s", img.Path, img.Hash)
-			case service != "" && !allowed:
-				return fail(exitDenied, "%s is registered but not allowed on %q", img.Path, service)
+			need, err := checkNeed(c, service)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s is registered with hash %s\n", img.Path, img.Hash)
-			return nil
+			return check(c, c.Args().Get(0), service, need)
 		},
 	}
+}
+
+// checkNeed is what check asks: the flags given, else (with SERVICE) read,
+// write and search, as the original meant `check PATH SERVICE`.
+func checkNeed(c *cli.Context, service string) (policy.Need, error) {
+	need := policy.Need{Read: c.Bool("read"), Write: c.Bool("write"), Search: c.Bool("search")}
+	switch {
+	case (need.Read || need.Write) && service == "":
+		return need, usageError("--read and --write need a SERVICE")
+	case need == policy.Need{} && service != "":
+		return policy.NeedAll, nil
+	}
+	return need, nil
+}
+
+func check(c *cli.Context, arg, service string, need policy.Need) error {
+	path, err := resolvePath(arg)
+	if err != nil {
+		return err
+	}
+	img, err := hashProgram(path)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadPolicy()
+	if err != nil {
+		return err
+	}
+	registered, allowed := policy.Check(cfg, img, service, need)
+	switch {
+	case !registered:
+		return fail(exitUnregistered, "%s is not registered with hash %s", img.Path, img.Hash)
+	case !allowed:
+		return fail(exitDenied, "%s is registered but may not %s", img.Path, needText(need, service))
+	}
+	fmt.Fprintf(c.App.Writer, "%s is registered with hash %s\n", img.Path, img.Hash)
+	return nil
+}
+
+// needText says what was asked, for the refusal: "read, write and search on "svc"".
+func needText(need policy.Need, service string) string {
+	var parts []string
+	for _, p := range []struct {
+		on   bool
+		word string
+	}{{need.Read, "read"}, {need.Write, "write"}, {need.Search, "search"}} {
+		if p.on {
+			parts = append(parts, p.word)
+		}
+	}
+	text := strings.Join(parts, ", ")
+	if i := strings.LastIndex(text, ", "); i >= 0 {
+		text = text[:i] + " and " + text[i+2:]
+	}
+	if need.Read || need.Write {
+		text += fmt.Sprintf(" on %q", service)
+	}
+	return text
 }

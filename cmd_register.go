@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,11 +25,18 @@ func registerCommand() *cli.Command {
 	}
 }
 
+// errUnchanged is returned by a policy change that finds nothing to do;
+// recordProgram then writes nothing and reports success.
+var errUnchanged = errors.New("policy unchanged")
+
+// register adds PATH with its current hash. Registering it again with the
+// same hash succeeds and changes nothing (installers run it on every
+// reinstall); with another hash it is refused with a hint to upgrade.
 func register(c *cli.Context, arg string) error {
 	return recordProgram(c, arg, "Registered %s with hash %s\n", func(cfg *config.Config, img auth.Image) error {
 		if _, e := cfg.Find(img.Path); e != nil {
 			if e.Hash == img.Hash {
-				return fail(exitError, "%s is already registered with this hash", img.Path)
+				return errUnchanged
 			}
 			return fail(exitError, "%s is already registered with another hash", img.Path).
 				hint("after an update, use `keychain-auth upgrade %s`", img.Path)
@@ -71,7 +79,13 @@ func recordProgram(c *cli.Context, arg, done string, change func(*config.Config,
 		return err
 	}
 	warnInterpreter(c, img.Path)
-	if err := updatePolicy(func(cfg *config.Config) error { return change(cfg, img) }); err != nil {
+	err = updatePolicy(func(cfg *config.Config) error { return change(cfg, img) })
+	if errors.Is(err, errUnchanged) {
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: %s was already registered with this hash; nothing changed\n", img.Path)
+		fmt.Fprintf(c.App.Writer, done, img.Path, img.Hash)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	forgetPending(img.Hash)

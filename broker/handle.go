@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/keychain-auth/keychain-auth/audit"
@@ -12,9 +11,6 @@ import (
 	"github.com/keychain-auth/keychain-auth/policy"
 	"github.com/keychain-auth/keychain-auth/transport"
 )
-
-// maxCommandLine bounds the command line kept in the pending queue.
-const maxCommandLine = 1024
 
 // handleLine answers one request line. keep is false when the connection
 // must close after the answer (an unregistered or unidentifiable caller).
@@ -111,11 +107,8 @@ func joinDetail(a, b string) string {
 
 func queue(t *Tenant, id *auth.Identity) error {
 	prog := id.Program()
-	cmd := strings.Join(id.CommandLine, " ")
-	if len(cmd) > maxCommandLine {
-		cmd = cmd[:maxCommandLine] + "..."
-	}
-	return t.Pending.Add(config.PendingRecord{Path: prog.Path, Hash: prog.Hash, CommandLine: cmd, Timestamp: time.Now().UTC()})
+	// Add cleans and bounds the command line (4 KiB in all).
+	return t.Pending.Add(config.PendingRecord{Path: prog.Path, Hash: prog.Hash, CommandLine: id.CommandLine, Timestamp: time.Now().UTC()})
 }
 
 // status answers STATUS with the caller's own store.

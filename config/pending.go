@@ -20,8 +20,9 @@ import (
 const (
 	DefaultPendingTTL = 24 * time.Hour
 	DefaultPendingMax = 100
-	// maxCommandLine bounds what one record keeps of a command line, so a
-	// caller with a huge argv cannot grow pending.json without limit.
+	// maxCommandLine bounds what one record keeps of a command line (its
+	// arguments' bytes plus one separator each), so a caller with a huge
+	// argv cannot grow pending.json without limit.
 	maxCommandLine = 4096
 )
 
@@ -29,13 +30,43 @@ const (
 // records and the hash is not among them. Nothing is written.
 var ErrPendingFull = errors.New("pending queue is full")
 
-// PendingRecord is one program that asked and was not registered.
+// PendingRecord is one program that asked and was not registered. The
+// file format is the original keychain-auth's: command_line is the argv as
+// a list of strings.
 type PendingRecord struct {
-	Path        string    `json:"path"`
-	Hash        string    `json:"hash"`
-	CommandLine string    `json:"command_line"`
-	Timestamp   time.Time `json:"timestamp"`
+	Path        string      `json:"path"`
+	Hash        string      `json:"hash"`
+	CommandLine CommandLine `json:"command_line"`
+	Timestamp   time.Time   `json:"timestamp"`
 }
+
+// CommandLine is a caller's argv. It is written as a JSON list of strings,
+// as the original keychain-auth writes it; a single string (what earlier
+// versions of this program wrote) is read as a one-element list, and null
+// as an empty one.
+type CommandLine []string
+
+// UnmarshalJSON reads a list of strings, a string or null.
+func (c *CommandLine) UnmarshalJSON(data []byte) error {
+	if string(bytes.TrimSpace(data)) == "null" {
+		*c = nil
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(data, &one); err == nil {
+		*c = CommandLine{one}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(data, &list); err != nil {
+		return errors.New("command_line is neither a list of strings nor a string")
+	}
+	*c = list
+	return nil
+}
+
+// String joins the arguments with spaces, as list-pending shows them.
+func (c CommandLine) String() string { return strings.Join(c, " ") }
 
 // Pending is the queue of programs waiting for approval, stored in
 // pending.json as a JSON array, oldest first. There is one record per
@@ -56,8 +87,8 @@ type Pending struct {
 
 // Add records an attempt. A hash already queued gets the new timestamp
 // and command line (its first path is kept). Control characters in the
-// command line are replaced and it is cut to 4 KiB; it is shown to a
-// human deciding on approval, and a caller chooses its own argv. A zero
+// command line are replaced and it is cut to 4 KiB in all; it is shown to
+// a human deciding on approval, and a caller chooses its own argv. A zero
 // Timestamp means now.
 func (p *Pending) Add(rec PendingRecord) error {
 	if !ValidHash(rec.Hash) {
@@ -204,10 +235,27 @@ func sortRecords(recs []PendingRecord) {
 	})
 }
 
-// cleanCommandLine replaces control characters (a terminal escape
-// sequence in a caller's argv would otherwise reach list-pending's
-// output) and invalid UTF-8, and truncates on a rune boundary.
-func cleanCommandLine(s string) string {
+// cleanCommandLine cleans each argument and keeps arguments while their
+// bytes (plus one separator each) fit in maxCommandLine; the argument that
+// crosses the bound is cut and marked with "…", and the rest dropped.
+func cleanCommandLine(argv CommandLine) CommandLine {
+	out := make(CommandLine, 0, len(argv))
+	room := maxCommandLine
+	for _, arg := range argv {
+		arg = cleanArg(arg, room)
+		out = append(out, arg)
+		room -= len(arg) + 1
+		if room <= 0 {
+			break
+		}
+	}
+	return out
+}
+
+// cleanArg replaces control characters (a terminal escape sequence in a
+// caller's argv would otherwise reach list-pending's output) and invalid
+// UTF-8, and cuts s to limit bytes on a rune boundary, marking the cut.
+func cleanArg(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -215,10 +263,10 @@ func cleanCommandLine(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) <= maxCommandLine {
+	if len(s) <= limit {
 		return s
 	}
-	cut := maxCommandLine
+	cut := max(limit, 0)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

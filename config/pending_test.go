@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -27,8 +28,8 @@ func newPending(t *testing.T, max int) (*Pending, *fakeClock) {
 	return &Pending{Path: filepath.Join(t.TempDir(), "cfg", PendingFile), Max: max, now: clk.now}, clk
 }
 
-func rec(c byte, cmd string) PendingRecord {
-	return PendingRecord{Path: "/usr/bin/p" + string(c), Hash: testHash(c), CommandLine: cmd}
+func rec(c byte, argv ...string) PendingRecord {
+	return PendingRecord{Path: "/usr/bin/p" + string(c), Hash: testHash(c), CommandLine: argv}
 }
 
 func list(t *testing.T, p *Pending) []PendingRecord {
@@ -46,7 +47,7 @@ func TestPendingAddListRemove(t *testing.T) {
 		t.Fatalf("missing file: %v", got)
 	}
 	for _, c := range []byte("bac") {
-		if err := p.Add(rec(c, "cmd "+string(c))); err != nil {
+		if err := p.Add(rec(c, "cmd", string(c))); err != nil {
 			t.Fatal(err)
 		}
 		clk.add(time.Minute)
@@ -66,15 +67,15 @@ func TestPendingAddListRemove(t *testing.T) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if raw[0]["path"] != "/usr/bin/pb" || raw[0]["command_line"] != "cmd b" || raw[0]["timestamp"] != "2025-06-01T12:00:00Z" || raw[0]["hash"] != testHash('b') {
-		t.Errorf("record on disk = %v", raw[0])
+	if raw[0]["path"] != "/usr/bin/pb" || fmt.Sprint(raw[0]["command_line"]) != "[cmd b]" || raw[0]["timestamp"] != "2025-06-01T12:00:00Z" || raw[0]["hash"] != testHash('b') {
+		t.Errorf("record on disk = %v (command_line a list, as the original writes it)", raw[0])
 	}
 	// A repeat attempt updates the time and command line in place.
-	if err := p.Add(PendingRecord{Path: "/elsewhere/pb", Hash: testHash('b'), CommandLine: "again"}); err != nil {
+	if err := p.Add(PendingRecord{Path: "/elsewhere/pb", Hash: testHash('b'), CommandLine: CommandLine{"again"}}); err != nil {
 		t.Fatal(err)
 	}
 	got = list(t, p)
-	if len(got) != 3 || got[2].Hash != testHash('b') || got[2].CommandLine != "again" || got[2].Path != "/usr/bin/pb" {
+	if len(got) != 3 || got[2].Hash != testHash('b') || got[2].CommandLine.String() != "again" || got[2].Path != "/usr/bin/pb" {
 		t.Fatalf("after repeat: %+v", got)
 	}
 	if err := p.Remove(testHash('a')); err != nil {
@@ -171,15 +172,68 @@ func TestPendingRejectsBadInput(t *testing.T) {
 func TestPendingCommandLineCleaned(t *testing.T) {
 	p, _ := newPending(t, 0)
 	long := strings.Repeat("é", maxCommandLine) // 2 bytes each
-	if err := p.Add(rec('a', "tool \x1b]0;owned\x07 --flag\n"+long)); err != nil {
+	if err := p.Add(rec('a', "tool", "\x1b]0;owned\x07", "--flag\n"+long, "dropped")); err != nil {
 		t.Fatal(err)
 	}
-	got := list(t, p)[0].CommandLine
+	argv := list(t, p)[0].CommandLine
+	got := argv.String()
 	if strings.ContainsAny(got, "\x1b\x07\n") {
 		t.Errorf("control characters kept: %q", got[:40])
 	}
-	if len(got) > maxCommandLine+len("…") || !strings.HasSuffix(got, "é…") || !strings.HasPrefix(got, "tool \uFFFD]0;owned\uFFFD --flag\uFFFD") {
-		t.Errorf("command line = %q... (%d bytes)", got[:40], len(got))
+	if len(argv) != 3 || len(got) > maxCommandLine+len("…") || !strings.HasSuffix(got, "é…") || !strings.HasPrefix(got, "tool \uFFFD]0;owned\uFFFD --flag\uFFFD") {
+		t.Errorf("command line = %q... (%d bytes, %d arguments)", got[:40], len(got), len(argv))
+	}
+}
+
+// TestPendingOriginalFile reads a pending.json as the original keychain-auth
+// writes it (command_line a list, local times with nanoseconds, null for an
+// empty argv) and one of ours from before (command_line a string), and
+// keeps the list form when it rewrites the file.
+func TestPendingOriginalFile(t *testing.T) {
+	p, _ := newPending(t, 0)
+	if err := EnsureDir(filepath.Dir(p.Path)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p.Path, `[
+  {
+    "path": "/usr/local/bin/tool",
+    "hash": "`+testHash('a')+`",
+    "command_line": [
+      "/usr/local/bin/tool",
+      "fetch",
+      "--all"
+    ],
+    "timestamp": "2025-06-01T13:59:00.123456789+02:00"
+  },
+  {"path": "/usr/bin/old", "hash": "`+testHash('b')+`", "command_line": "old --flag", "timestamp": "2025-06-01T11:59:30Z"},
+  {"path": "/usr/bin/bare", "hash": "`+testHash('c')+`", "command_line": null, "timestamp": "2025-06-01T11:59:40Z"}
+]`)
+	got := list(t, p)
+	if len(got) != 3 {
+		t.Fatalf("List = %+v, want 3 records", got)
+	}
+	if got[0].Path != "/usr/local/bin/tool" || !reflect.DeepEqual([]string(got[0].CommandLine), []string{"/usr/local/bin/tool", "fetch", "--all"}) {
+		t.Errorf("original record = %+v", got[0])
+	}
+	if got[1].CommandLine.String() != "old --flag" || len(got[2].CommandLine) != 0 {
+		t.Errorf("string and null command lines = %q, %q", got[1].CommandLine, got[2].CommandLine)
+	}
+	if err := p.Add(rec('d', "new", "arg")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p.Path)
+	var raw []struct {
+		CommandLine []string `json:"command_line"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatalf("rewritten file: %v\n%s", err, data)
+	}
+	if len(raw) != 4 || len(raw[0].CommandLine) != 3 {
+		t.Errorf("rewritten file = %s", data)
+	}
+	writeFile(t, p.Path, `[{"path":"/x","hash":"`+testHash('a')+`","command_line":[1],"timestamp":"2025-06-01T12:00:00Z"}]`)
+	if _, err := p.List(); err == nil {
+		t.Error("a command_line of numbers was accepted")
 	}
 }
 
@@ -193,7 +247,7 @@ func TestPendingBrokenFile(t *testing.T) {
 		if _, err := p.List(); err == nil || !strings.Contains(err.Error(), "remove the file") {
 			t.Errorf("List on %s: %v", content, err)
 		}
-		if err := p.Add(rec('a', "")); err == nil {
+		if err := p.Add(rec('a')); err == nil {
 			t.Errorf("Add on %s succeeded", content)
 		}
 		if data, _ := os.ReadFile(p.Path); string(data) != content {
@@ -215,7 +269,7 @@ func TestPendingConcurrentGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				r := PendingRecord{Path: "/usr/bin/x", Hash: numberedHash(w, i), CommandLine: "x"}
+				r := PendingRecord{Path: "/usr/bin/x", Hash: numberedHash(w, i), CommandLine: CommandLine{"x"}}
 				if err := p.Add(r); err != nil {
 					t.Error(err)
 					return

@@ -28,7 +28,7 @@ func sha256File(t *testing.T, path string) string {
 type pendingRecord struct {
 	Path        string `json:"path"`
 	Hash        string `json:"hash"`
-	CommandLine string `json:"command_line"`
+	CommandLine []string `json:"command_line"`
 	Timestamp   string `json:"timestamp"`
 }
 
@@ -105,7 +105,7 @@ func TestUnregisteredScriptIsQueuedAsItself(t *testing.T) {
 		t.Errorf("pending record = %+v, want path %s (the script, not sh or keychain-auth) and its hash", recs[0], script)
 	}
 	text := e.mustKA("list-pending")
-	for _, want := range []string{"Found 1 pending binaries waiting for authorization:", "Path:      " + script, "Hash:      " + recs[0].Hash, "Command:", "Attempted:", "-----"} {
+	for _, want := range []string{"Found 1 pending binaries waiting for authorization:", "Path:       " + script, "Hash:       " + recs[0].Hash, "Command:", "Attempted:", "-----"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("list-pending output lacks %q:\n%s", want, text)
 		}

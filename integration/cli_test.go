@@ -153,8 +153,12 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("check registered, not allowed: exit %d, want 3", r.code)
 	}
 	e.mustKA("grant", link, "--read", "svc")
-	if r := e.ka("", "check", tool, "svc"); r.code != 0 {
-		t.Errorf("check allowed: exit %d, want 0 (%s)", r.code, r.stderr)
+	if r := e.ka("", "check", tool, "svc", "--read"); r.code != 0 {
+		t.Errorf("check --read allowed: exit %d, want 0 (%s)", r.code, r.stderr)
+	}
+	// Without flags, check means read, write and search, as the original.
+	if r := e.ka("", "check", tool, "svc"); r.code != 3 {
+		t.Errorf("check of a read-only entry: exit %d, want 3 (%s)", r.code, r.stderr)
 	}
 	// Unknown fields in config.json survive a rewrite.
 	cfgPath := filepath.Join(e.home, ".config", "keychain-auth", "config.json")

@@ -95,18 +95,31 @@ func Find(cfg *config.Config, img auth.Image) *config.Entry {
 	return nil
 }
 
+// Need is what the `check` command asks of an entry on one service.
+type Need struct {
+	Read, Write, Search bool
+}
+
+// NeedAll is what `check PATH SERVICE` asks without flags: read, write and
+// search, as the original keychain-auth meant (and its `authorize` grants).
+var NeedAll = Need{Read: true, Write: true, Search: true}
+
 // Check answers the `check` command: registered is whether img matches an
-// entry by path and hash; allowed is whether that entry may read or write
-// service (for an empty service, the same as registered).
-func Check(cfg *config.Config, img auth.Image, service string) (registered, allowed bool) {
+// entry by path and hash; allowed is whether that entry has everything in
+// need on service (Search is can_search, which is not per service). An
+// empty need is allowed whenever img is registered.
+func Check(cfg *config.Config, img auth.Image, service string, need Need) (registered, allowed bool) {
 	e := Find(cfg, img)
 	if e == nil {
 		return false, false
 	}
-	if service == "" {
-		return true, true
+	switch {
+	case need.Read && !e.CanRead(service),
+		need.Write && !e.CanWrite(service),
+		need.Search && !e.CanSearch:
+		return true, false
 	}
-	return true, e.CanRead(service) || e.CanWrite(service)
+	return true, true
 }
 
 func deny(e *config.Entry, reason string) Decision {

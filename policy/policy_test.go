@@ -204,24 +204,33 @@ func TestFind(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	cfg := testConfig(t)
+	r, w, sr := Need{Read: true}, Need{Write: true}, Need{Search: true}
 	tests := []struct {
 		img                 auth.Image
 		service             string
+		need                Need
 		registered, allowed bool
 	}{
-		{tool, "", true, true},
-		{tool, "tool", true, true},
-		{tool, "shared", true, true},    // read only
-		{searcher, "wonly", true, true}, // write only
-		{tool, "other", true, false},
-		{tool, "TOOL", true, false},
-		{auth.Image{Path: tool.Path, Hash: hash('9')}, "tool", false, false},
-		{bash, "", false, false},
+		{tool, "", Need{}, true, true},
+		{tool, "tool", r, true, true},
+		{tool, "tool", Need{Read: true, Write: true}, true, true},
+		{tool, "tool", NeedAll, true, false}, // no can_search
+		{tool, "shared", r, true, true},      // read only
+		{tool, "shared", w, true, false},
+		{searcher, "wonly", w, true, true}, // write only
+		{searcher, "wonly", r, true, false},
+		{searcher, "", sr, true, true},
+		{searcher, "idx", NeedAll, true, true},
+		{tool, "", sr, true, false},
+		{tool, "other", r, true, false},
+		{tool, "TOOL", r, true, false},
+		{auth.Image{Path: tool.Path, Hash: hash('9')}, "tool", Need{}, false, false},
+		{bash, "", Need{}, false, false},
 	}
 	for _, tt := range tests {
-		r, a := Check(cfg, tt.img, tt.service)
+		r, a := Check(cfg, tt.img, tt.service, tt.need)
 		if r != tt.registered || a != tt.allowed {
-			t.Errorf("Check(%s, %q) = %v, %v, want %v, %v", tt.img.Path, tt.service, r, a, tt.registered, tt.allowed)
+			t.Errorf("Check(%s, %q, %+v) = %v, %v, want %v, %v", tt.img.Path, tt.service, tt.need, r, a, tt.registered, tt.allowed)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -61,11 +62,20 @@ func openPipe(name string) (windows.Handle, error) {
 		case errors.Is(err, windows.ERROR_FILE_NOT_FOUND):
 			return 0, ErrDaemonNotRunning
 		case errors.Is(err, windows.ERROR_PIPE_BUSY) && time.Now().Before(deadline):
-			time.Sleep(10 * time.Millisecond)
+			waitNamedPipe(p, 50)
 		default:
 			return 0, err
 		}
 	}
+}
+
+var procWaitNamedPipe = windows.NewLazySystemDLL("kernel32.dll").NewProc("WaitNamedPipeW")
+
+// waitNamedPipe waits up to ms milliseconds for an instance of the pipe to
+// be free (x/sys/windows has no WaitNamedPipe). Its result does not matter:
+// the caller tries again either way.
+func waitNamedPipe(name *uint16, ms uint32) {
+	procWaitNamedPipe.Call(uintptr(unsafe.Pointer(name)), uintptr(ms))
 }
 
 // checkServerUser asks which process serves the pipe and refuses one that
