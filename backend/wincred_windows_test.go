@@ -3,6 +3,7 @@
 package backend_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/danieljoos/wincred"
@@ -17,6 +18,9 @@ import (
 func TestWincredConformance(t *testing.T) {
 	open := func(t *testing.T) backend.Store {
 		s, _, err := backend.Open(backend.NameWincred, backend.Options{})
+		if err != nil && os.Getenv("KEYCHAIN_AUTH_REQUIRE_WINCRED") == "1" {
+			t.Fatalf("credential manager required (KEYCHAIN_AUTH_REQUIRE_WINCRED=1) but not usable: %v", err)
+		}
 		if err != nil {
 			t.Skipf("credential manager not usable in this session: %v", err)
 		}
