@@ -42,6 +42,14 @@ func statusCommand() *cli.Command {
 			if st.Warning != "" {
 				fmt.Fprintf(w, "warning:  %s\n", st.Warning)
 			}
+			mode := st.Mode
+			if mode == "" {
+				mode = "user"
+			}
+			fmt.Fprintf(w, "mode:     %s\n", mode)
+			if mode == "user" {
+				fmt.Fprintf(w, "note:     %s\n", userModeNote)
+			}
 			return nil
 		},
 	}
