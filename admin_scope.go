@@ -171,3 +171,14 @@ func giveBackQueue(path string) {
 		_ = os.Lchown(p, int(svc.UID), int(svc.GID))
 	}
 }
+
+// mayRewriteQueue: in system mode root touches a user's pending queue only
+// when the daemon has made it; otherwise root would create the user's data
+// directory as root's, and the daemon could not open that user's vault.
+func mayRewriteQueue(path string) bool {
+	if scope == nil || !scope.system {
+		return true
+	}
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
+}

@@ -163,10 +163,14 @@ func (ts *tenantSet) open(uid uint32) (*broker.Tenant, error) {
 	if err := config.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("data directory of uid %d: %w", uid, err)
 	}
-	store, err := backend.OpenVault(dir, backend.VaultOptions{})
+	if err := ownedByUs(dir); err != nil {
+		return nil, fmt.Errorf("data directory of uid %d: %w", uid, err)
+	}
+	vault, err := backend.OpenVault(dir, backend.VaultOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("vault of uid %d: %w", uid, err)
 	}
+	store := tenantVault{vault}
 	auditPath := filepath.Join(dir, "audit.log")
 	log, err := audit.Open(auditPath, audit.Options{})
 	if err != nil {
@@ -190,4 +194,19 @@ func (ts *tenantSet) close() {
 		t.Audit.Close()
 	}
 	ts.daemonAudit.Close()
+}
+
+// tenantVault is a user's vault in system mode. Embedding the Store
+// interface (not *backend.Vault) leaves out lock, unlock and passwd: a
+// tenant's vault is opened with its key file at every start, and a user
+// who gave it a passphrase would lock themselves out at the next one.
+type tenantVault struct{ backend.Store }
+
+// Info says what protects the vault in system mode, instead of the user
+// mode warning about a key file the user could read.
+func (v tenantVault) Info() backend.Info {
+	info := v.Store.Info()
+	info.AtRest = "encrypted file (XChaCha20-Poly1305); the key file and the vault are readable only by the service user"
+	info.Warning = ""
+	return info
 }

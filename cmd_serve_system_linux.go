@@ -128,3 +128,16 @@ func checkServiceCaps() error {
 	}
 	return errors.New("no CapEff in /proc/self/status")
 }
+
+// ownedByUs: a tenant's directory must be the service user's own (root
+// may not have made it by mistake, nor anyone else).
+func ownedByUs(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s is not a directory of the service user's (uid %d)", dir, st.Uid)
+	}
+	return nil
+}

@@ -15,3 +15,5 @@ func superviseAsService(context.Context, config.SystemLayout, config.ServiceAcco
 func checkServiceCaps() error {
 	return fail(exitError, "system mode is available on Linux only")
 }
+
+func ownedByUs(string) error { return fail(exitError, "system mode is available on Linux only") }
