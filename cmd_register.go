@@ -124,7 +124,8 @@ func unregisterCommand() *cli.Command {
 // forgetPending drops a queued request once its program is in the policy.
 // Failing to is harmless (the record expires), so it is not an error.
 func forgetPending(hash string) {
-	if q, err := pendingQueue(); err == nil {
+	if q, err := pendingQueue(); err == nil && mayRewriteQueue(q.Path) {
 		_ = q.Remove(hash)
+		giveBackQueue(q.Path)
 	}
 }
