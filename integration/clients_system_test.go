@@ -707,3 +707,55 @@ func TestClientsShield(t *testing.T) {
 		}
 	}
 }
+
+// TestClientsNodeCoreLimitRequired: Node has no setrlimit, so its client
+// lowers its core-dump limit with prlimit(1). Where prlimit is missing (here:
+// a copy that looks for it elsewhere) and the process's hard limit is not 0,
+// connect() refuses with core_limit_not_zero and nothing reaches the daemon;
+// started with `ulimit -c 0`, as the README says, the same copy works.
+func TestClientsNodeCoreLimitRequired(t *testing.T) {
+	f := newSysFixture(t)
+	node := sysInterp("node")
+	if node == "" {
+		t.Skip("no node that other uids can run")
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Max == 0 {
+		t.Skip("this test's hard core-dump limit is already 0: a child cannot start with another")
+	}
+	f.dir("user-run", sysClientUID, 0o700)
+	own := f.listen("user-run", sysClientUID, sysClientUID)
+	client := f.clientCopy("node", "node-no-prlimit", filepath.Join(f.base, "absent"))
+	b, err := os.ReadFile(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const look = `['/usr/bin/prlimit', '/bin/prlimit']`
+	if strings.Count(string(b), look) != 1 {
+		t.Fatalf("expected exactly one %s in the Node client", look)
+	}
+	missing := `['` + filepath.Join(f.base, "no-prlimit") + `']`
+	if err := os.WriteFile(client, []byte(strings.Replace(string(b), look, missing, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out := f.drive("node", client, sysClientUID, own.path)
+	if out.Reason != "core_limit_not_zero" || out.Code != "ERR_KEYCHAIN_AUTH_CORE_LIMIT_NOT_ZERO" || !strings.Contains(out.Message, "ulimit -c 0") || out.Value != nil {
+		t.Fatalf("want core_limit_not_zero naming ulimit -c 0, got %s", out.raw)
+	}
+	if evs := own.seen(); len(evs) != 0 {
+		t.Fatalf("the daemon was connected to: %+v", evs)
+	}
+
+	r := f.runAs(sysClientUID, []string{"KEYCHAIN_AUTH_SOCKET=" + own.path}, "/bin/sh", "-c",
+		`ulimit -c 0 && exec "$0" "$@"`, node, "-e", sysDriveJS, client)
+	if !strings.Contains(r.stdout, `"value":"`+sysPeerValue+`"`) || !strings.Contains(r.stdout, `"core":["0","0"]`) {
+		t.Fatalf("started with ulimit -c 0: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if sentBytes(own.seen()) == 0 {
+		t.Fatal("started with ulimit -c 0: nothing reached the daemon")
+	}
+}
