@@ -16,7 +16,7 @@ func TestUnregisteredAgreesWithDecide(t *testing.T) {
 	viaCLI := as(bash)
 	viaCLI.Courier = as(courier)
 	scriptViaCLI := as(bash)
-	scriptViaCLI.Script = &auth.Image{Path: "/home/u/bin/other.sh", Hash: hash('7')}
+	scriptViaCLI.Script = &auth.Image{Path: fixture("/home/u/bin/other.sh"), Hash: hash('7')}
 	scriptViaCLI.Courier = as(courier)
 	tests := []struct {
 		name string

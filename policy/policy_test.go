@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"encoding/json"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -12,26 +15,42 @@ import (
 
 func hash(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
 
+// fixture makes a Unix-style fixture path absolute on this OS (on Windows
+// C:\usr\local\bin\tool), so that the fixtures pass config's check for
+// absolute paths everywhere.
+func fixture(p string) string {
+	if runtime.GOOS == "windows" {
+		return `C:` + filepath.FromSlash(p)
+	}
+	return p
+}
+
+// js is s as a JSON string (a Windows path has backslashes to escape).
+func js(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 var (
-	tool      = auth.Image{Path: "/usr/local/bin/tool", Hash: hash('a')}
-	searcher  = auth.Image{Path: "/usr/local/bin/searcher", Hash: hash('b')}
-	script    = auth.Image{Path: "/home/u/bin/deploy.sh", Hash: hash('c')}
-	bash      = auth.Image{Path: "/usr/bin/bash", Hash: hash('d')}
-	courier   = auth.Image{Path: "/usr/local/bin/keychain-auth", Hash: hash('e')}
-	preloaded = auth.Image{Path: "/usr/local/bin/preloaded", Hash: hash('f')}
+	tool      = auth.Image{Path: fixture("/usr/local/bin/tool"), Hash: hash('a')}
+	searcher  = auth.Image{Path: fixture("/usr/local/bin/searcher"), Hash: hash('b')}
+	script    = auth.Image{Path: fixture("/home/u/bin/deploy.sh"), Hash: hash('c')}
+	bash      = auth.Image{Path: fixture("/usr/bin/bash"), Hash: hash('d')}
+	courier   = auth.Image{Path: fixture("/usr/local/bin/keychain-auth"), Hash: hash('e')}
+	preloaded = auth.Image{Path: fixture("/usr/local/bin/preloaded"), Hash: hash('f')}
 )
 
 // testConfig is parsed from JSON, the way the daemon gets it.
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse([]byte(`{"protocol_version":"1","registered_binaries":[
-	 {"path":"/usr/local/bin/tool","hash":"` + tool.Hash + `",
+	 {"path":` + js(tool.Path) + `,"hash":"` + tool.Hash + `",
 	  "allowed_read_services":["tool","shared"],"allowed_write_services":["tool"],"can_search":false},
-	 {"path":"/usr/local/bin/searcher","hash":"` + searcher.Hash + `",
+	 {"path":` + js(searcher.Path) + `,"hash":"` + searcher.Hash + `",
 	  "allowed_read_services":["idx"],"allowed_write_services":["idx","wonly"],"can_search":true},
-	 {"path":"/home/u/bin/deploy.sh","hash":"` + script.Hash + `",
+	 {"path":` + js(script.Path) + `,"hash":"` + script.Hash + `",
 	  "allowed_read_services":["deploy"],"allowed_write_services":[]},
-	 {"path":"/usr/local/bin/preloaded","hash":"` + preloaded.Hash + `",
+	 {"path":` + js(preloaded.Path) + `,"hash":"` + preloaded.Hash + `",
 	  "allowed_read_services":["p"],"allowed_write_services":["p"],"allow_env":["LD_PRELOAD","PYTHONPATH"]}
 	]}`))
 	if err != nil {
@@ -104,7 +123,7 @@ func TestDecide(t *testing.T) {
 		{"prefix write is never allowed", as(searcher), req(W, "idx", P, "a"), transport.ReasonActionNotInPolicy, searcher.Path, nil},
 		{"unknown action", as(searcher), req("list", "idx", X), transport.ReasonActionNotInPolicy, searcher.Path, nil},
 		{"unknown match", as(searcher), req(R, "idx", "glob", "*"), transport.ReasonActionNotInPolicy, searcher.Path, nil},
-		{"unregistered path", as(auth.Image{Path: "/tmp/evil", Hash: tool.Hash}), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
+		{"unregistered path", as(auth.Image{Path: fixture("/tmp/evil"), Hash: tool.Hash}), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
 		{"registered path, different hash", as(auth.Image{Path: tool.Path, Hash: hash('9')}), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
 		{"hash compared exactly (uppercase)", as(auth.Image{Path: tool.Path, Hash: strings.ToUpper(tool.Hash)}), req(R, "tool", X, "k"), transport.ReasonPendingApproval, "", nil},
 		{"script identity is the script", scriptRun, req(R, "deploy", X, "k"), "", script.Path, nil},
