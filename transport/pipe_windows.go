@@ -101,11 +101,32 @@ func (l *PipeListener) connect(h windows.Handle) error {
 		return fmt.Errorf("accept %s: %w", l.name, err)
 	}
 	defer windows.CloseHandle(ev)
+	for {
+		err := l.connectOnce(h, ev)
+		if !errors.Is(err, windows.ERROR_NO_DATA) && !errors.Is(err, windows.ERROR_BROKEN_PIPE) {
+			return err
+		}
+		// A client connected and closed before we saw it; nothing to
+		// serve. Reset the instance and wait for the next one (returning
+		// the error would stop the daemon's accept loop).
+		if err := windows.DisconnectNamedPipe(h); err != nil {
+			return fmt.Errorf("accept %s: %w", l.name, err)
+		}
+	}
+}
+
+// connectOnce is one ConnectNamedPipe on h.
+func (l *PipeListener) connectOnce(h, ev windows.Handle) error {
+	if err := windows.ResetEvent(ev); err != nil {
+		return fmt.Errorf("accept %s: %w", l.name, err)
+	}
 	ov := windows.Overlapped{HEvent: ev}
-	err = windows.ConnectNamedPipe(h, &ov)
+	err := windows.ConnectNamedPipe(h, &ov)
 	switch {
 	case err == nil, errors.Is(err, windows.ERROR_PIPE_CONNECTED):
 		return nil
+	case errors.Is(err, windows.ERROR_NO_DATA):
+		return err
 	case !errors.Is(err, windows.ERROR_IO_PENDING):
 		return fmt.Errorf("accept %s: %w", l.name, err)
 	}
@@ -118,6 +139,9 @@ func (l *PipeListener) connect(h windows.Handle) error {
 	}
 	var n uint32
 	if err := windows.GetOverlappedResult(h, &ov, &n, false); err != nil {
+		if errors.Is(err, windows.ERROR_NO_DATA) || errors.Is(err, windows.ERROR_BROKEN_PIPE) {
+			return err
+		}
 		return fmt.Errorf("accept %s: %w", l.name, err)
 	}
 	return nil

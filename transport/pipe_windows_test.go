@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -260,3 +261,51 @@ func TestWindowsPipeDACL(t *testing.T) {
 }
 
 func uintptrOf(p *uint32) uintptr { return uintptr(unsafe.Pointer(p)) }
+
+// TestWindowsAcceptSurvivesClientThatLeft: a client that connects and
+// closes before the daemon accepts (ConnectNamedPipe then answers
+// ERROR_NO_DATA) must not end the accept loop; the next client is served.
+func TestWindowsAcceptSurvivesClientThatLeft(t *testing.T) {
+	name := testPipeName(t)
+	l, err := ListenPipe(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	left := make(chan error, 1)
+	go func() {
+		c, err := Dial(name)
+		if err == nil {
+			c.Close()
+		}
+		left <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the client may connect to the waiting instance before Accept
+	go func() {
+		if err := <-left; err != nil {
+			t.Errorf("first client: %v", err)
+			return
+		}
+		c, err := Dial(name)
+		if err != nil {
+			t.Errorf("second client: %v", err)
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("second\n"))
+		io.Copy(io.Discard, c)
+	}()
+	for range 2 {
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatalf("Accept after a client left: %v", err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if line == "second\n" {
+			return
+		}
+	}
+	t.Fatal("the second client was not served")
+}
