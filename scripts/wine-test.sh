@@ -47,15 +47,18 @@ fi
 
 # Wine's services must be up before the first test binary starts, or they
 # inherit its output and go test reports "Test I/O incomplete".
-wineserver -p
+# (-p fails when a server for this prefix already runs; that one serves.)
+wineserver -p 2>/dev/null || true
 trap 'wineserver -k || true' EXIT
 wine cmd /c exit </dev/null >/dev/null 2>&1 || true
 
-# The packages and tests that Wine runs faithfully. TestWine* and
-# TestWindows* are the Windows tests (transport/pipe_windows_test.go,
-# auth/identify_windows_test.go); TestWincredConformance is the
-# Credential Manager suite. Others need os.RemoveAll (t.TempDir), which
-# Go 1.25+ cannot do under Wine 8.
-export KEYCHAIN_AUTH_UNDER_WINE=1 KEYCHAIN_AUTH_REQUIRE_WINCRED=1
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -count=1 -exec wine "$@" \
-	-run '^(TestWindows|TestWincred)' ./transport/ ./auth/ ./backend/
+# What Wine runs faithfully. Whole packages: transport (the pipe tests in
+# pipe_windows_test.go among the portable ones), policy, secret, the
+# conformance suite's own tests. In auth and backend only TestWindows*
+# (auth/identify_windows_test.go: real client processes) and TestWincred*
+# (the Credential Manager, its conformance suite required): their other
+# tests need os.RemoveAll (t.TempDir), which Go 1.25+ cannot do under Wine 8.
+export KEYCHAIN_AUTH_REQUIRE_WINCRED=1
+export GOOS=windows GOARCH=amd64 CGO_ENABLED=0
+go test -count=1 -exec wine "$@" ./transport/ ./policy/ ./secret/ ./backend/storetest/
+go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/
