@@ -182,3 +182,24 @@ func mayRewriteQueue(path string) bool {
 	fi, err := os.Lstat(path)
 	return err == nil && fi.Mode().IsRegular()
 }
+
+// pendingRecords lists the pending queue in scope; a system-mode user
+// without root gets their own through the daemon.
+func pendingRecords() ([]config.PendingRecord, error) {
+	if scope != nil && scope.viaDaemon {
+		v, err := scope.fetchView()
+		if err != nil {
+			return nil, err
+		}
+		var recs []config.PendingRecord
+		if err := json.Unmarshal(v.Pending, &recs); err != nil {
+			return nil, fmt.Errorf("pending queue from the daemon: %w", err)
+		}
+		return recs, nil
+	}
+	q, err := pendingQueue()
+	if err != nil {
+		return nil, err
+	}
+	return q.List()
+}

@@ -20,11 +20,7 @@ func listPendingCommand() *cli.Command {
 			if c.NArg() != 0 {
 				return usageError("list-pending takes no arguments")
 			}
-			q, err := pendingQueue()
-			if err != nil {
-				return err
-			}
-			recs, err := q.List()
+			recs, err := pendingRecords()
 			if err != nil {
 				return err
 			}

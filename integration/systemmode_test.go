@@ -519,6 +519,21 @@ func (w *smWorld) testStatusAndView(t *testing.T) {
 	if !strings.Contains(r.stdout, "tool.sh") || strings.Contains(r.stdout, "private.sh") || strings.Contains(r.stdout, "other-only") {
 		t.Fatalf("the victim's policy view shows the wrong tenant:\n%s", r.stdout)
 	}
+	// An unregistered script of the victim's is queued in the victim's
+	// queue, which the victim lists through the daemon; the other tenant's
+	// list does not show it.
+	stranger := w.script("stranger.sh", w.bin)
+	wantCode(t, "stranger", w.runAs(smVictim, nil, "", stranger, "get", "shared", "db"), 5)
+	r = w.runAs(smVictim, nil, "", "/bin/sh", "-c", w.bin+" list-pending")
+	wantCode(t, "list-pending", r, 0)
+	if !strings.Contains(r.stdout, stranger) {
+		t.Fatalf("the victim's list-pending does not show its queued script:\n%s", r.stdout)
+	}
+	r = w.runAs(smOther, nil, "", "/bin/sh", "-c", w.bin+" list-pending")
+	wantCode(t, "other list-pending", r, 0)
+	if strings.Contains(r.stdout, stranger) {
+		t.Fatalf("another tenant sees the victim's queue:\n%s", r.stdout)
+	}
 	r = w.runAs(smVictim, nil, "", "/bin/sh", "-c", w.bin+" audit -n 50")
 	wantCode(t, "audit", r, 0)
 	if !strings.Contains(r.stdout, "shared") || strings.Contains(r.stdout, "other-only") {
