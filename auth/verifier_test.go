@@ -547,3 +547,31 @@ func TestHardenProcessChild(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// TestMultiUserServesOtherUIDs: system mode serves peers of every uid, and
+// the identity carries the peer's uid (the broker's tenant key).
+func TestMultiUserServesOtherUIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a client under another uid")
+	}
+	dir := worldDir(t)
+	bin := copyBinary(t, dir, "client", "")
+	v := newVerifier(t, Options{MultiUser: true})
+	l, sock := listen(t, dir)
+	os.Chmod(sock, 0o777)
+	startClient(t, sock, client{bin: bin, attr: nobody()})
+	p, err := acceptPeer(t, l, v)
+	if err != nil {
+		t.Fatalf("accept a peer of another uid in system mode: %v", err)
+	}
+	if _, err := readLine(t, p); err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.Identify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.UID != 65534 {
+		t.Fatalf("identity uid %d, want the peer's 65534", id.UID)
+	}
+}

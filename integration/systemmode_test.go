@@ -72,6 +72,7 @@ func TestSystemMode(t *testing.T) {
 	t.Run("StoreOutOfReach", w.testStoreOutOfReach)
 	t.Run("ImpostorEndpoint", w.testImpostorEndpoint)
 	t.Run("ShieldedCLI", w.testShieldedCLI)
+	t.Run("ScriptOfAnotherUser", w.testScriptOfAnotherUser)
 	t.Run("StatusAndView", w.testStatusAndView)
 	t.Run("NoSquatting", w.testNoSquatting) // stops the daemon
 }
@@ -502,6 +503,30 @@ func waitBlockedChild(t *testing.T, pid int, errb *bytes.Buffer) int {
 	}
 	t.Fatalf("the CLI never blocked writing its value (%s); stderr: %s", seen, errb.String())
 	return 0
+}
+
+// A script owned by another (non-root) user is not a script identity for
+// the caller, even where the caller's policy names it: that user could
+// rewrite it under the caller: the CLI it runs is refused
+// courier_parent_not_script (exit 3). The canary: the same file owned by
+// the caller is identified and allowed.
+func (w *smWorld) testScriptOfAnotherUser(t *testing.T) {
+	dir := filepath.Join(filepath.Dir(w.pub), "theirs")
+	must(t, os.Mkdir(dir, 0o755))
+	p := filepath.Join(dir, "shared-tool.sh")
+	must(t, os.WriteFile(p, []byte("#!/bin/sh\n"+w.bin+" \"$@\"\n"), 0o755))
+	for _, c := range []struct {
+		owner, code int
+	}{{smVictim, 0}, {smOther, 3}} {
+		must(t, os.Chown(dir, c.owner, c.owner))
+		must(t, os.Chown(p, c.owner, c.owner))
+		wantCode(t, "authorize", w.asRoot(smVictim, "", "authorize", p, "shared"), 0)
+		r := w.runAs(smVictim, nil, "", p, "ls", "shared")
+		wantCode(t, fmt.Sprintf("script owned by uid %d", c.owner), r, c.code)
+		if c.code != 0 && !strings.Contains(r.stderr, "not a script the daemon can verify") {
+			t.Errorf("refusal does not say why (courier_parent_not_script): %s", r.stderr)
+		}
+	}
 }
 
 // status and the user's read commands work without root and show the
