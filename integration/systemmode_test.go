@@ -73,6 +73,7 @@ func TestSystemMode(t *testing.T) {
 	t.Run("ImpostorEndpoint", w.testImpostorEndpoint)
 	t.Run("ShieldedCLI", w.testShieldedCLI)
 	t.Run("ScriptOfAnotherUser", w.testScriptOfAnotherUser)
+	t.Run("ServeNeedsItsCapabilities", w.testServeNeedsItsCapabilities)
 	t.Run("StatusAndView", w.testStatusAndView)
 	t.Run("NoSquatting", w.testNoSquatting) // stops the daemon
 }
@@ -527,6 +528,19 @@ func (w *smWorld) testScriptOfAnotherUser(t *testing.T) {
 			t.Errorf("refusal does not say why (courier_parent_not_script): %s", r.stderr)
 		}
 	}
+}
+
+// `serve --system` started as the service user without its capabilities
+// refuses to start (it could identify nobody else), and as any other user
+// it refuses and says how to start it.
+func (w *smWorld) testServeNeedsItsCapabilities(t *testing.T) {
+	r := w.runAs(w.svcUID, nil, "", w.bin, "serve", "--system")
+	wantCode(t, "serve as the service user without capabilities", r, 1)
+	if !strings.Contains(r.stderr, "CAP_SYS_PTRACE") {
+		t.Errorf("stderr does not name the capability: %s", r.stderr)
+	}
+	r = w.runAs(smVictim, nil, "", w.bin, "serve", "--system")
+	wantCode(t, "serve as a user", r, 3)
 }
 
 // status and the user's read commands work without root and show the
