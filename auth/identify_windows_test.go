@@ -282,8 +282,9 @@ func TestWindowsPeerExited(t *testing.T) {
 }
 
 // TestWindowsCourierUnverifiable: keychain-auth's own image as the client
-// is refused on Windows. Canary: the same client with another SelfHash is
-// identified.
+// is identified as itself, never as a parent, and marked for refusal
+// (courier_unverifiable). Canary: the same client with another SelfHash is
+// identified without the mark.
 func TestWindowsCourierUnverifiable(t *testing.T) {
 	exe := clientCopy(t, tempDir(t), "keychain-auth.exe")
 	self, err := HashFile(exe)
@@ -296,13 +297,20 @@ func TestWindowsCourierUnverifiable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Identify(); err != nil {
-		t.Fatalf("canary Identify: %v", err)
+	id, err := p.Identify()
+	if err != nil || id.ScriptRefused != nil {
+		t.Fatalf("canary Identify: %+v, %v; want an identity without ScriptRefused", id, err)
 	}
 	p, err = newTestVerifier(t, Options{SelfHash: self.Hash}).Accept(a.conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Identify()
-	wantReason(t, err, ReasonCourierUnverifiable)
+	id, err = p.Identify()
+	if err != nil {
+		t.Fatalf("Identify: %v", err)
+	}
+	if id.Script != nil || id.Courier != nil || id.Exe.Hash != self.Hash {
+		t.Errorf("identity %+v; want the CLI itself, no script, no courier", id)
+	}
+	wantReason(t, id.ScriptRefused, ReasonCourierUnverifiable)
 }

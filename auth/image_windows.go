@@ -12,8 +12,9 @@ import (
 // Identify reports who is behind the connection now: the pinned process
 // must be alive, its image is opened (so it cannot be written while it is
 // hashed) and hashed or found in the cache. Windows identifies executables
-// only: keychain-auth's own CLI as the client is refused
-// (courier_unverifiable), see SECURITY.md.
+// only: keychain-auth's own CLI is identified as itself with ScriptRefused
+// set to courier_unverifiable, so the policy refuses its item requests with
+// that reason while STATUS and the admin messages still work (SECURITY.md).
 func (p *Peer) Identify() (*Identity, error) {
 	if err := p.alive(); err != nil {
 		return nil, err
@@ -27,7 +28,8 @@ func (p *Peer) Identify() (*Identity, error) {
 	}
 	id := &Identity{PID: p.pid, Exe: exe, CommandLine: []string{exe.Path}}
 	if p.v.opts.SelfHash != "" && exe.Hash == p.v.opts.SelfHash {
-		return nil, refuse(ReasonCourierUnverifiable, "pid %d is keychain-auth itself; Windows lets a process name any parent", p.pid)
+		id.ScriptRefused = refuse(ReasonCourierUnverifiable,
+			"on Windows keychain-auth's CLI cannot act for the script or program that ran it (Windows lets any program name a process's parent); call the pipe from a registered program instead")
 	}
 	if err := p.alive(); err != nil {
 		return nil, err
