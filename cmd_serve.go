@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,7 +111,14 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("listening", "mode", broker.ModeUser, "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
 	log.Warn(userModeNote)
-	err = srv.Serve(ctx, ln.Unix())
+	var more []*net.UnixListener
+	if o.socket == "" {
+		if cache := listenCacheEndpoint(log); cache != nil {
+			defer cache.Close()
+			more = append(more, cache.Unix())
+		}
+	}
+	err = srv.Serve(ctx, ln.Unix(), more...)
 	log.Info("shutting down")
 	return err
 }
@@ -157,6 +165,29 @@ func claim(socket, dataDir string) (*daemonListener, string, error) {
 		return nil, "", fmt.Errorf("prepare listener: %w", err)
 	}
 	return &daemonListener{Listener: ln, unlockData: unlock}, endpoint, nil
+}
+
+// listenCacheEndpoint also answers where clients without XDG_RUNTIME_DIR
+// look (transport.CacheEndpoint), with the same checks as the main socket.
+// Not being able to is a warning, not a reason to stop: the main endpoint
+// works.
+func listenCacheEndpoint(log *slog.Logger) *transport.Listener {
+	path, ok, err := transport.CacheEndpoint()
+	if err != nil || !ok {
+		return nil
+	}
+	ln, err := transport.Listen(path)
+	if err == nil {
+		if err = auth.PrepareListener(ln.Unix()); err != nil {
+			ln.Close()
+		}
+	}
+	if err != nil {
+		log.Warn("not answering where clients without XDG_RUNTIME_DIR look", "endpoint", path, "err", err)
+		return nil
+	}
+	log.Info("also listening for clients without XDG_RUNTIME_DIR", "endpoint", path)
+	return ln
 }
 
 // openStore opens the selected backend, checks it against the recorded

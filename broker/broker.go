@@ -135,12 +135,27 @@ func (s *Server) userTenant(uint32) (*Tenant, error) {
 	return &Tenant{Store: s.opt.Store, Policy: s.opt.Policy, Pending: s.opt.Pending}, nil
 }
 
-// Serve accepts connections until ctx is done or the listener fails, then
-// closes every open connection and waits for their handlers to return.
-func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
+// Serve accepts connections on l (and on every listener in more) until ctx
+// is done or l fails, then closes every open connection and waits for their
+// handlers to return. A failing extra listener is logged and stops only
+// itself.
+func (s *Server) Serve(ctx context.Context, l *net.UnixListener, more ...*net.UnixListener) error {
+	defer s.closeAll()
+	for _, m := range more {
+		go func() {
+			if err := s.accept(ctx, m); err != nil {
+				s.opt.Logger.Error("listener failed", "endpoint", m.Addr().String(), "err", err)
+			}
+		}()
+	}
+	return s.accept(ctx, l)
+}
+
+// accept runs one listener's accept loop; it closes the listener when ctx
+// is done and returns nil then.
+func (s *Server) accept(ctx context.Context, l *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	defer s.closeAll()
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
