@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/windows"
+
 	"github.com/keychain-auth/keychain-auth/transport"
 )
 
@@ -313,4 +315,30 @@ func TestWindowsCourierUnverifiable(t *testing.T) {
 		t.Errorf("identity %+v; want the CLI itself, no script, no courier", id)
 	}
 	wantReason(t, id.ScriptRefused, ReasonCourierUnverifiable)
+}
+
+// TestWindowsHashFileResolvesSymlink: register, approve and check store the
+// symlink-resolved path, as the daemon reports it. Native only: Wine's
+// symlinks are not Windows symlinks.
+func TestWindowsHashFileResolvesSymlink(t *testing.T) {
+	if windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil {
+		t.Skip("Wine's symlinks are not Windows symlinks: runs in the native Windows workflow only")
+	}
+	dir := tempDir(t)
+	target := clientCopy(t, dir, "real.exe")
+	link := filepath.Join(dir, "link.exe")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatalf("symlink (the native runner is an administrator): %v", err)
+	}
+	got, err := HashFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := HashFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.EqualFold(got.Path, want.Path) || got.Hash != want.Hash || strings.EqualFold(got.Path, link) {
+		t.Fatalf("HashFile(link) = %+v; want %+v", got, want)
+	}
 }
