@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,11 +41,29 @@ func TestLoadMissingAndEmpty(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
+// fx makes a Unix-style fixture path absolute on this OS (on Windows
+// C:\usr\bin\tool), so that fixtures pass the absolute-path check
+// everywhere.
+func fx(p string) string {
+	if runtime.GOOS == "windows" {
+		return `C:` + filepath.FromSlash(p)
+	}
+	return p
+}
+
+// js is s as a JSON string; q is s as Go's %q writes it in errors.
+func js(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func q(s string) string { return fmt.Sprintf("%q", s) }
+
 func TestParseErrors(t *testing.T) {
 	entry := func(fields string) string {
-		return `{"protocol_version":"1","registered_binaries":[{"path":"/bin/ok","hash":"` + testHash('a') + `"},{` + fields + `}]}`
+		return `{"protocol_version":"1","registered_binaries":[{"path":` + js(fx("/bin/ok")) + `,"hash":"` + testHash('a') + `"},{` + fields + `}]}`
 	}
-	good := `"path":"/usr/bin/tool","hash":"` + testHash('b') + `"`
+	good := `"path":` + js(fx("/usr/bin/tool")) + `,"hash":"` + testHash('b') + `"`
 	tests := []struct{ name, in, want string }{
 		{"malformed JSON", `{"protocol_version":"1",`, "unexpected end of JSON input"},
 		{"syntax error names the line", "{\n\"protocol_version\": \"1\"\n\"x\": 1}", "line 3: invalid character"},
@@ -55,16 +74,16 @@ func TestParseErrors(t *testing.T) {
 		{"version as number", `{"protocol_version":1}`, "protocol_version: json: cannot unmarshal number"},
 		{"entries not a list", `{"registered_binaries":{}}`, "registered_binaries: json: cannot unmarshal object"},
 		{"entry null", `{"registered_binaries":[null]}`, "registered_binaries[0]: want a JSON object"},
-		{"bad hash", entry(`"path":"/usr/bin/tool","hash":"sha256:abc"`), `registered_binaries[1].hash: "sha256:abc" is not sha256:<64 lowercase hex>`},
-		{"uppercase hash", entry(`"path":"/usr/bin/tool","hash":"` + strings.ToUpper(testHash('b')) + `"`), "registered_binaries[1].hash"},
-		{"md5 hash", entry(`"path":"/usr/bin/tool","hash":"md5:` + strings.Repeat("a", 32) + `"`), "registered_binaries[1].hash"},
-		{"missing hash", entry(`"path":"/usr/bin/tool"`), "registered_binaries[1].hash"},
+		{"bad hash", entry(`"path":` + js(fx("/usr/bin/tool")) + `,"hash":"sha256:abc"`), `registered_binaries[1].hash: "sha256:abc" is not sha256:<64 lowercase hex>`},
+		{"uppercase hash", entry(`"path":` + js(fx("/usr/bin/tool")) + `,"hash":"` + strings.ToUpper(testHash('b')) + `"`), "registered_binaries[1].hash"},
+		{"md5 hash", entry(`"path":` + js(fx("/usr/bin/tool")) + `,"hash":"md5:` + strings.Repeat("a", 32) + `"`), "registered_binaries[1].hash"},
+		{"missing hash", entry(`"path":` + js(fx("/usr/bin/tool"))), "registered_binaries[1].hash"},
 		{"relative path", entry(`"path":"bin/tool","hash":"` + testHash('b') + `"`), `registered_binaries[1].path: "bin/tool" is not absolute`},
-		{"unclean path", entry(`"path":"/usr/bin/../bin/tool","hash":"` + testHash('b') + `"`), "registered_binaries[1].path: \"/usr/bin/../bin/tool\" is not clean"},
+		{"unclean path", entry(`"path":` + js(fx("/usr/bin/../bin/tool")) + `,"hash":"` + testHash('b') + `"`), "registered_binaries[1].path: " + q(fx("/usr/bin/../bin/tool")) + " is not clean"},
 		{"missing path", entry(`"hash":"` + testHash('b') + `"`), "registered_binaries[1].path: missing"},
 		{"path with wrong case key", entry(`"Path":"/usr/bin/tool","hash":"` + testHash('b') + `"`), "registered_binaries[1].path: missing"},
-		{"duplicate path", entry(`"path":"/bin/ok","hash":"` + testHash('c') + `"`), `registered_binaries[1].path: "/bin/ok" is already registered by registered_binaries[0]`},
-		{"duplicate key", entry(good + `,"path":"/usr/bin/other"`), `duplicate key "path"`},
+		{"duplicate path", entry(`"path":` + js(fx("/bin/ok")) + `,"hash":"` + testHash('c') + `"`), "registered_binaries[1].path: " + q(fx("/bin/ok")) + " is already registered by registered_binaries[0]"},
+		{"duplicate key", entry(good + `,"path":` + js(fx("/usr/bin/other"))), `duplicate key "path"`},
 		{"duplicate key at top", `{"protocol_version":"1","protocol_version":"1"}`, `duplicate key "protocol_version"`},
 		{"empty service", entry(good + `,"allowed_read_services":["a",""]`), "registered_binaries[1].allowed_read_services[1]: empty name"},
 		{"service not a string", entry(good + `,"allowed_write_services":[1]`), "registered_binaries[1]: allowed_write_services: json: cannot unmarshal number"},
@@ -105,18 +124,18 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 	  "protocol_version": "1",
 	  "future_top": {"nested": [1, 2, {"x": null}]},
 	  "registered_binaries": [
-	    {"path": "/usr/bin/a", "hash": "`+testHash('a')+`", "registered_at": "2024-01-01T00:00:00Z",
+	    {"path": `+js(fx("/usr/bin/a"))+`, "hash": "`+testHash('a')+`", "registered_at": "2024-01-01T00:00:00Z",
 	     "allowed_read_services": ["a"], "allowed_write_services": [], "can_search": false,
 	     "note": "hand-written <&>", "expires": 17},
-	    {"path": "/usr/bin/b", "hash": "`+testHash('b')+`"}
+	    {"path": `+js(fx("/usr/bin/b"))+`, "hash": "`+testHash('b')+`"}
 	  ],
 	  "zz_last": true
 	}`)
 	err := Update(path, func(c *Config) error {
-		_, e := c.Find("/usr/bin/a")
+		_, e := c.Find(fx("/usr/bin/a"))
 		e.GrantRead("extra")
 		e.GrantWrite("a")
-		c.RegisteredBinaries = append(c.RegisteredBinaries, NewEntry("/usr/bin/c", testHash('c'), time.Unix(0, 0)))
+		c.RegisteredBinaries = append(c.RegisteredBinaries, NewEntry(fx("/usr/bin/c"), testHash('c'), time.Unix(0, 0)))
 		return nil
 	})
 	if err != nil {
@@ -161,7 +180,7 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 
 func TestEncodeOrderAndLists(t *testing.T) {
 	cfg := Empty()
-	cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, Entry{Path: "/x", Hash: testHash('1'), AllowEnv: []string{"LD_PRELOAD"}})
+	cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, Entry{Path: fx("/x"), Hash: testHash('1'), AllowEnv: []string{"LD_PRELOAD"}})
 	data, err := cfg.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +216,7 @@ func TestUpdate(t *testing.T) {
 			return nil
 		})
 	}
-	if err := add("/usr/bin/a", testHash('a')); err != nil {
+	if err := add(fx("/usr/bin/a"), testHash('a')); err != nil {
 		t.Fatal(err)
 	}
 	checkMode(t, dir, 0o700)
@@ -207,7 +226,7 @@ func TestUpdate(t *testing.T) {
 	if err := add("relative", testHash('b')); err == nil || !strings.Contains(err.Error(), "registered_binaries[1].path") {
 		t.Fatalf("invalid update: %v", err)
 	}
-	if err := add("/usr/bin/a", testHash('b')); err == nil || !strings.Contains(err.Error(), "already registered") {
+	if err := add(fx("/usr/bin/a"), testHash('b')); err == nil || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("duplicate path: %v", err)
 	}
 	// fn's own error comes back as is and nothing is written.
@@ -222,7 +241,7 @@ func TestUpdate(t *testing.T) {
 	}
 	// A broken file is never overwritten.
 	writeFile(t, path, `{"registered_binaries":[`)
-	if err := add("/usr/bin/c", testHash('c')); err == nil || !errors.Is(err, ErrInvalid) {
+	if err := add(fx("/usr/bin/c"), testHash('c')); err == nil || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("update of a broken file: %v", err)
 	}
 	if data, _ := os.ReadFile(path); string(data) != `{"registered_binaries":[` {
@@ -261,12 +280,12 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 
 func TestEntryHelpers(t *testing.T) {
 	cfg := Empty()
-	cfg.RegisteredBinaries = []Entry{NewEntry("/a", testHash('a'), time.Now()), NewEntry("/b", testHash('b'), time.Now())}
-	i, e := cfg.Find("/b")
+	cfg.RegisteredBinaries = []Entry{NewEntry(fx("/a"), testHash('a'), time.Now()), NewEntry(fx("/b"), testHash('b'), time.Now())}
+	i, e := cfg.Find(fx("/b"))
 	if i != 1 || e != &cfg.RegisteredBinaries[1] {
 		t.Fatalf("Find(/b) = %d, %p", i, e)
 	}
-	if i, e := cfg.Find("/B"); i != -1 || e != nil {
+	if i, e := cfg.Find(fx("/B")); i != -1 || e != nil {
 		t.Fatalf("Find is not exact: %d %v", i, e)
 	}
 	e.GrantRead("x", "y", "x")
@@ -287,7 +306,7 @@ func TestEntryHelpers(t *testing.T) {
 	if e.AllowedWriteServices == nil || len(e.AllowedWriteServices) != 0 {
 		t.Errorf("write after revoke = %#v, want []", e.AllowedWriteServices)
 	}
-	if !cfg.Remove("/a") || cfg.Remove("/a") || len(cfg.RegisteredBinaries) != 1 {
+	if !cfg.Remove(fx("/a")) || cfg.Remove(fx("/a")) || len(cfg.RegisteredBinaries) != 1 {
 		t.Errorf("Remove: %+v", cfg.RegisteredBinaries)
 	}
 }
