@@ -4,12 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"testing"
 )
 
 func TestDirs(t *testing.T) {
-	home := func() (string, error) { return "/home/u", nil }
+	home := func() (string, error) { return fx("/home/u"), nil }
 	noHome := func() (string, error) { return "", errors.New("no home") }
 	tests := []struct {
 		goos      string
@@ -26,34 +26,40 @@ func TestDirs(t *testing.T) {
 		{"darwin", nil, home, "/home/u/.config/keychain-auth", "/home/u/Library/Application Support/keychain-auth"},
 		{"darwin", map[string]string{"XDG_CONFIG_HOME": "/x/c", "XDG_DATA_HOME": "/x/d"}, home, "/x/c/keychain-auth", "/home/u/Library/Application Support/keychain-auth"},
 	}
+	// Fixture paths are made absolute on the host (fx), whose filepath
+	// rules the directory functions use.
+	abs := func(p string) string {
+		if strings.HasPrefix(p, "/") {
+			return fx(p)
+		}
+		return p
+	}
 	for _, tt := range tests {
-		getenv := func(k string) string { return tt.env[k] }
+		getenv := func(k string) string { return abs(tt.env[k]) }
 		c, cerr := configDir(tt.goos, getenv, tt.home)
 		d, derr := dataDir(tt.goos, getenv, tt.home)
-		if c != filepath.FromSlash(tt.cfg) || (cerr == nil) != (tt.cfg != "") {
-			t.Errorf("%s %v: configDir = %q, %v; want %q", tt.goos, tt.env, c, cerr, tt.cfg)
+		if c != abs(tt.cfg) || (cerr == nil) != (tt.cfg != "") {
+			t.Errorf("%s %v: configDir = %q, %v; want %q", tt.goos, tt.env, c, cerr, abs(tt.cfg))
 		}
-		if d != filepath.FromSlash(tt.data) || (derr == nil) != (tt.data != "") {
-			t.Errorf("%s %v: dataDir = %q, %v; want %q", tt.goos, tt.env, d, derr, tt.data)
+		if d != abs(tt.data) || (derr == nil) != (tt.data != "") {
+			t.Errorf("%s %v: dataDir = %q, %v; want %q", tt.goos, tt.env, d, derr, abs(tt.data))
 		}
 	}
 }
 
 func TestDirsWindows(t *testing.T) {
-	if runtime.GOOS != "windows" {
-		// The rule joins with the host's separator; check the shape only.
-		env := map[string]string{"APPDATA": "/r", "LOCALAPPDATA": "/l", "XDG_CONFIG_HOME": "/x"}
-		getenv := func(k string) string { return env[k] }
-		home := func() (string, error) { return "/home/u", nil }
-		if c, _ := configDir("windows", getenv, home); c != "/r/keychain-auth" {
-			t.Errorf("windows config dir = %q", c)
-		}
-		if d, _ := dataDir("windows", getenv, home); d != "/l/keychain-auth" {
-			t.Errorf("windows data dir = %q", d)
-		}
-		if _, err := configDir("windows", func(string) string { return "" }, home); err == nil {
-			t.Error("windows without %APPDATA% succeeded")
-		}
+	// %APPDATA% and %LOCALAPPDATA%, joined with the host's separator.
+	env := map[string]string{"APPDATA": fx("/r"), "LOCALAPPDATA": fx("/l"), "XDG_CONFIG_HOME": fx("/x")}
+	getenv := func(k string) string { return env[k] }
+	home := func() (string, error) { return fx("/home/u"), nil }
+	if c, _ := configDir("windows", getenv, home); c != filepath.Join(fx("/r"), "keychain-auth") {
+		t.Errorf("windows config dir = %q", c)
+	}
+	if d, _ := dataDir("windows", getenv, home); d != filepath.Join(fx("/l"), "keychain-auth") {
+		t.Errorf("windows data dir = %q", d)
+	}
+	if _, err := configDir("windows", func(string) string { return "" }, home); err == nil {
+		t.Error("windows without %APPDATA% succeeded")
 	}
 }
 
