@@ -62,3 +62,5 @@ export KEYCHAIN_AUTH_REQUIRE_WINCRED=1
 export GOOS=windows GOARCH=amd64 CGO_ENABLED=0
 go test -count=1 -exec wine "$@" ./transport/ ./policy/ ./secret/ ./backend/storetest/
 go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/
+# config: the tests that need no temporary directory.
+go test -count=1 -exec wine "$@" -run '^(TestParseErrors|TestEncodeOrderAndLists|TestEntryHelpers|TestHashes|TestDirs|TestDirsWindows)$' ./config/
