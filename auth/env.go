@@ -7,23 +7,55 @@ import (
 	"strings"
 )
 
-// injectionVars are environment variables that make a loader or an
-// interpreter run code the image's hash does not cover. Only their names are
-// ever reported, never their values.
+// injectionVars are environment variables that make a loader, a library
+// or an interpreter run code the image's hash does not cover, or send what
+// the program handles elsewhere. Only their names are ever reported, never
+// their values. An empty value loads nothing and is not reported.
+//
+// The list is a deny-list and cannot be complete: every library a program
+// links may read a variable of its own, and configuration files (p11-kit's
+// ~/.config/pkcs11/modules, a library's rc file in $HOME) load modules
+// without any variable. It catches the common loaders so that a run under
+// one is refused and audited; SECURITY.md says what it does not stop. An
+// allow-list of what an entry may run with was rejected: real programs run
+// with hundreds of variables that load nothing (locale, editor, XDG
+// directories, tool settings), and refusing each until granted would teach
+// users to grant whatever is asked.
 var injectionVars = map[string]bool{
+	// the dynamic loader and libc
 	"LD_PRELOAD": true, "LD_AUDIT": true, "LD_LIBRARY_PATH": true,
-	"LD_DEBUG_OUTPUT": true, "LD_PROFILE": true,
+	"LD_DEBUG_OUTPUT": true, "LD_PROFILE": true, "LD_PROFILE_OUTPUT": true,
+	"GLIBC_TUNABLES": true, "GCONV_PATH": true, "GETCONF_DIR": true,
+	"HOSTALIASES": true, "LOCPATH": true, "NLSPATH": true, "MALLOC_TRACE": true,
+	// shells
 	"BASH_ENV": true, "ENV": true, "ZDOTDIR": true, "BASH_LOADABLES_PATH": true,
+	// interpreters
 	"PYTHONSTARTUP": true, "PYTHONPATH": true, "PYTHONHOME": true,
 	"PYTHONINSPECT": true, "PYTHONUSERBASE": true, "PYTHONEXECUTABLE": true,
-	"PYTHONBREAKPOINT": true,
-	"NODE_OPTIONS":     true, "NODE_PATH": true, "NODE_REPL_EXTERNAL_MODULE": true,
+	"PYTHONBREAKPOINT": true, "PYTHONPLATLIBDIR": true,
+	"NODE_OPTIONS": true, "NODE_PATH": true, "NODE_REPL_EXTERNAL_MODULE": true,
 	"PERL5OPT": true, "PERL5LIB": true, "PERLLIB": true, "PERL5DB": true,
 	"RUBYOPT": true, "RUBYLIB": true,
 	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true,
-	"CLASSPATH":  true,
-	"GCONV_PATH": true, "GETCONF_DIR": true, "HOSTALIASES": true,
-	"LOCPATH": true, "NLSPATH": true, "MALLOC_TRACE": true,
+	"CLASSPATH": true,
+	"LUA_INIT":  true, "LUA_PATH": true, "LUA_CPATH": true, "TCLLIBPATH": true,
+	// libraries that load modules named by a variable
+	"OPENSSL_CONF": true, "OPENSSL_CONF_INCLUDE": true, "OPENSSL_MODULES": true,
+	"OPENSSL_ENGINES":   true,
+	"GIO_EXTRA_MODULES": true, "GIO_MODULE_DIR": true,
+	"GTK_MODULES": true, "GTK3_MODULES": true, "GTK_PATH": true,
+	"GDK_PIXBUF_MODULE_FILE": true, "GDK_PIXBUF_MODULEDIR": true,
+	"QT_PLUGIN_PATH": true, "QT_QPA_PLATFORM_PLUGIN_PATH": true,
+	"GST_PLUGIN_PATH": true, "GST_PLUGIN_PATH_1_0": true,
+	"GST_PLUGIN_SYSTEM_PATH": true, "GST_PLUGIN_SYSTEM_PATH_1_0": true,
+	"LIBGL_DRIVERS_PATH": true, "__EGL_VENDOR_LIBRARY_DIRS": true,
+	"__EGL_VENDOR_LIBRARY_FILENAMES": true,
+	"VK_ICD_FILENAMES":               true, "VK_DRIVER_FILES": true, "VK_ADD_DRIVER_FILES": true,
+	"VK_LAYER_PATH": true, "VK_ADD_LAYER_PATH": true, "VK_INSTANCE_LAYERS": true,
+	"SASL_PATH": true, "KRB5_CONFIG": true, "P11_KIT_SERVER_ADDRESS": true,
+	// programs a library starts, or where it sends what it handles
+	"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_EXEC_PATH": true,
+	"SSLKEYLOGFILE": true,
 }
 
 // isInjectionVar reports whether name is a loader or interpreter injection
@@ -53,7 +85,7 @@ func scanEnv(environ []byte) (injected, shell []string) {
 		}
 		// Avoid allocating for the common, clean variable.
 		name := entry[:eq]
-		if isInjectionVar(string(name)) {
+		if eq+1 < len(entry) && isInjectionVar(string(name)) { // LD_PRELOAD= loads nothing
 			injected = append(injected, string(name))
 		}
 		if isShellVarName(name) && unsafeShellVar(string(name), string(entry[eq+1:])) {

@@ -127,3 +127,13 @@ func TestHashFile(t *testing.T) {
 		t.Error("a directory was hashed")
 	}
 }
+
+func TestInjectedEnvLoaders(t *testing.T) {
+	env := "LD_PRELOAD=\x00OPENSSL_CONF=/a\x00OPENSSL_MODULES=/b\x00GIO_EXTRA_MODULES=/c\x00PYTHONPATH=\x00" +
+		"GOPATH=/go\x00PYTHONUNBUFFERED=1\x00LD_BIND_NOW=1\x00NODE_ENV=dev\x00SSL_CERT_FILE=/x\x00"
+	got := injectedEnv([]byte(env))
+	want := []string{"GIO_EXTRA_MODULES", "OPENSSL_CONF", "OPENSSL_MODULES"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q (empty values and development variables load nothing)", got, want)
+	}
+}

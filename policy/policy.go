@@ -15,7 +15,9 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/keychain-auth/keychain-auth/auth"
 	"github.com/keychain-auth/keychain-auth/config"
@@ -64,9 +66,11 @@ func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decis
 	if e == nil {
 		return deny(nil, transport.ReasonPendingApproval)
 	}
-	relaxed, ok := checkEnv(e, id)
-	if !ok {
-		return deny(e, transport.ReasonInjectedEnvironment)
+	relaxed, refused := checkEnv(e, id)
+	if len(refused) > 0 {
+		d := deny(e, transport.ReasonInjectedEnvironment)
+		d.Hint = envHint(e.Path, refused)
+		return d
 	}
 	if traced(id) {
 		d := deny(e, transport.ReasonTracedProcess)
@@ -127,21 +131,43 @@ func deny(e *config.Entry, reason string) Decision {
 }
 
 // checkEnv splits the injection variables of the caller and its courier
-// into those the entry allows (returned) and reports false if any is not.
-func checkEnv(e *config.Entry, id *auth.Identity) ([]string, bool) {
+// into those the entry allows (relaxed) and those it does not (refused),
+// each sorted and without duplicates.
+func checkEnv(e *config.Entry, id *auth.Identity) (relaxed, refused []string) {
 	found := slices.Clone(id.InjectedEnv)
 	if id.Courier != nil {
 		found = append(found, id.Courier.InjectedEnv...)
 	}
-	var relaxed []string
 	for _, name := range found {
-		if !slices.Contains(e.AllowEnv, name) {
-			return nil, false
+		if slices.Contains(e.AllowEnv, name) {
+			relaxed = append(relaxed, name)
+		} else {
+			refused = append(refused, name)
 		}
-		relaxed = append(relaxed, name)
 	}
 	slices.Sort(relaxed)
-	return slices.Compact(relaxed), true
+	slices.Sort(refused)
+	return slices.Compact(relaxed), slices.Compact(refused)
+}
+
+// envHint names the refused variables and the command that would allow
+// them for the entry at path.
+func envHint(path string, refused []string) string {
+	grant := "keychain-auth grant " + shellQuote(path)
+	for _, name := range refused {
+		grant += " --allow-env " + name
+	}
+	return fmt.Sprintf("%s runs with %s in its environment, which can make it load code its hash does not cover; unset it, or if the program needs it: %s",
+		path, strings.Join(refused, ", "), grant)
+}
+
+// shellQuote returns s as one shell word: as is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:,@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func traced(id *auth.Identity) bool {
