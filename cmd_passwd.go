@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -59,8 +60,32 @@ func passwd(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: the vault passphrase was changed")
-	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: `keychain-auth serve` now needs KEYCHAIN_AUTH_PASSPHRASE or KEYCHAIN_AUTH_PASSPHRASE_FILE")
+	if !warnStaleSource(c, dir, next) {
+		fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: `keychain-auth serve` now starts locked until `keychain-auth unlock`, or give it KEYCHAIN_AUTH_PASSPHRASE_FILE (a 0600 file)")
+	}
 	return nil
+}
+
+// warnStaleSource warns when the daemon was last started with a passphrase
+// (from a file or the environment) that is not the new one: its next start
+// would fail. It reports whether it said anything.
+func warnStaleSource(c *cli.Context, dir string, next secret.Value) bool {
+	src := lastPassphraseSource(dir)
+	w := c.App.ErrWriter
+	switch src.kind {
+	case "file":
+		p, err := readPassphraseFile(src.file)
+		if err == nil && subtle.ConstantTimeCompare([]byte(p.Reveal()), []byte(next.Reveal())) == 1 {
+			return false
+		}
+		fmt.Fprintf(w, "keychain-auth: warning: the daemon was started with the passphrase file %s, which does not hold the new passphrase: its next start will fail\n", src.file)
+		fmt.Fprintf(w, "keychain-auth: hint: write the new passphrase into %s (mode 0600), or remove KEYCHAIN_AUTH_PASSPHRASE_FILE from the service so that it starts locked and waits for `keychain-auth unlock`\n", src.file)
+		return true
+	case "env":
+		fmt.Fprintln(w, "keychain-auth: warning: the daemon was started with KEYCHAIN_AUTH_PASSPHRASE; give its next start the new passphrase, or none (it then starts locked and waits for `keychain-auth unlock`)")
+		return true
+	}
+	return false
 }
 
 // askPassphrases asks for the current passphrase when the vault has one,
@@ -88,6 +113,8 @@ func askPassphrases(c *cli.Context, dir string) (old, next secret.Value, err err
 		return "", "", fail(exitError, "the new passphrase is empty")
 	case next.Reveal() != again.Reveal():
 		return "", "", fail(exitError, "the two new passphrases differ; nothing was changed")
+	case len([]rune(next.Reveal())) < shortPassphrase:
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: warning: the new passphrase is shorter than %d characters; anyone who copies the vault file can try to guess it offline\n", shortPassphrase)
 	}
 	return old, next, nil
 }

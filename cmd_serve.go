@@ -21,7 +21,6 @@ import (
 	"github.com/keychain-auth/keychain-auth/broker"
 	"github.com/keychain-auth/keychain-auth/config"
 	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
-	"github.com/keychain-auth/keychain-auth/secret"
 	"github.com/keychain-auth/keychain-auth/transport"
 )
 
@@ -193,13 +192,19 @@ func listenCacheEndpoint(log *slog.Logger) *transport.Listener {
 // openStore opens the selected backend, checks it against the recorded
 // choice and the flags, and logs what it is.
 func openStore(log *slog.Logger, o serveOptions, dataDir string) (backend.Store, error) {
-	pass, err := passphraseFromEnv()
+	pass, src, err := passphraseFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	store, sel, err := backend.Open(o.backend, backend.Options{DataDir: dataDir, Passphrase: pass})
+	// A passphrase vault without its passphrase starts locked and waits for
+	// `keychain-auth unlock` (a service has no terminal to ask at).
+	store, sel, err := backend.Open(o.backend, backend.Options{DataDir: dataDir, Passphrase: pass, LockedWithoutPassphrase: true})
 	if err != nil {
 		return nil, fmt.Errorf("open backend %q: %w", o.backend, err)
+	}
+	if err := noteVaultStart(log, store, pass, src, dataDir); err != nil {
+		store.Close()
+		return nil, err
 	}
 	if err := rememberBackend(dataDir, sel); err != nil {
 		store.Close()
@@ -256,30 +261,6 @@ func ensureDirs() (cfgDir, dataDir string, err error) {
 		}
 	}
 	return cfgDir, dataDir, nil
-}
-
-// passphraseFromEnv reads the vault passphrase from KEYCHAIN_AUTH_PASSPHRASE
-// or the file named by KEYCHAIN_AUTH_PASSPHRASE_FILE, and removes both from
-// our environment so that nothing we start inherits them.
-func passphraseFromEnv() (secret.Value, error) {
-	defer os.Unsetenv("KEYCHAIN_AUTH_PASSPHRASE")
-	defer os.Unsetenv("KEYCHAIN_AUTH_PASSPHRASE_FILE")
-	if p, ok := os.LookupEnv("KEYCHAIN_AUTH_PASSPHRASE"); ok && p != "" {
-		return secret.New(p), nil
-	}
-	file := os.Getenv("KEYCHAIN_AUTH_PASSPHRASE_FILE")
-	if file == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read passphrase file: %w", err)
-	}
-	p := strings.TrimRight(string(b), "\r\n")
-	if p == "" {
-		return "", fmt.Errorf("passphrase file %s is empty", file)
-	}
-	return secret.New(p), nil
 }
 
 // selfImage identifies our own executable, so that the verifier can tell

@@ -16,7 +16,7 @@ func TestPassphraseFromEnvClearsBoth(t *testing.T) {
 	}
 	t.Setenv("KEYCHAIN_AUTH_PASSPHRASE", "")
 	t.Setenv("KEYCHAIN_AUTH_PASSPHRASE_FILE", file)
-	got, err := passphraseFromEnv()
+	got, _, err := passphraseFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}

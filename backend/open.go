@@ -37,6 +37,9 @@ type Options struct {
 	DataDir string
 	// Passphrase protects the file vault; empty means key-file mode.
 	Passphrase secret.Value
+	// LockedWithoutPassphrase opens a passphrase vault locked when
+	// Passphrase is empty (VaultOptions.LockedWithoutPassphrase).
+	LockedWithoutPassphrase bool
 }
 
 // Selection says which store Open chose and why, for the daemon's log and
@@ -122,7 +125,7 @@ func openNamed(name string, opts Options, explicit bool) (Store, error) {
 		if opts.DataDir == "" {
 			return nil, errors.New("no data directory for the file vault")
 		}
-		return OpenVault(opts.DataDir, VaultOptions{Passphrase: opts.Passphrase})
+		return OpenVault(opts.DataDir, VaultOptions{Passphrase: opts.Passphrase, LockedWithoutPassphrase: opts.LockedWithoutPassphrase})
 	case NameSecretService:
 		return openSecretServiceStore(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), explicit)
 	case NameKeychain:

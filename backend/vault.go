@@ -41,6 +41,10 @@ type VaultOptions struct {
 	// key in a 0600 file beside the vault. An existing vault must be opened
 	// the way it was created.
 	Passphrase secret.Value
+	// LockedWithoutPassphrase opens an existing passphrase vault locked
+	// when Passphrase is empty, instead of failing with
+	// ErrPassphraseRequired: the daemon then starts and waits for Unlock.
+	LockedWithoutPassphrase bool
 }
 
 // Vault is the encrypted file store: one file, VaultFileName, holding every
@@ -96,6 +100,9 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 		err = v.create(opts.Passphrase)
 	case err == nil:
 		err = v.load(raw, opts.Passphrase)
+		if errors.Is(err, ErrPassphraseRequired) && opts.LockedWithoutPassphrase {
+			err = v.openLocked(raw)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", v.path, err)
@@ -171,6 +178,17 @@ func (v *Vault) load(raw []byte, pass secret.Value) error {
 		// only older copies of the vault, so it goes.
 		_ = os.Remove(v.keyPath)
 	}
+	return nil
+}
+
+// openLocked takes the header of a passphrase vault and stays locked: no
+// key, no plaintext, until Unlock. The caller holds the file lock.
+func (v *Vault) openLocked(raw []byte) error {
+	h, err := parseHeader(raw)
+	if err != nil {
+		return err
+	}
+	v.hdr = h
 	return nil
 }
 

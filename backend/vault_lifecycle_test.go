@@ -195,3 +195,48 @@ func TestVaultTwoWriters(t *testing.T) {
 	}
 	wantValue(t, a, "svc", "w1-19", "w1-19")
 }
+
+// A passphrase vault opened without its passphrase, with
+// LockedWithoutPassphrase, starts locked and opens with Unlock; without the
+// option it is still refused.
+func TestVaultOpenLockedWithoutPassphrase(t *testing.T) {
+	cheapKDF(t)
+	dir := t.TempDir()
+	v := openVault(t, dir, testPass)
+	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("value")})
+	v.Close()
+	if _, err := backend.OpenVault(dir, backend.VaultOptions{}); !errors.Is(err, backend.ErrPassphraseRequired) {
+		t.Fatalf("OpenVault without passphrase: err = %v, want ErrPassphraseRequired", err)
+	}
+	lv, err := backend.OpenVault(dir, backend.VaultOptions{LockedWithoutPassphrase: true})
+	if err != nil {
+		t.Fatalf("OpenVault locked: %v", err)
+	}
+	defer lv.Close()
+	wantLocked(t, lv)
+	if info := lv.Info(); info.Warning != "" {
+		t.Errorf("locked passphrase vault warns about a key file: %q", info.Warning)
+	}
+	if err := lv.Unlock(secret.New("wrong")); !errors.Is(err, backend.ErrBadPassphrase) {
+		t.Errorf("Unlock(wrong): err = %v, want ErrBadPassphrase", err)
+	}
+	wantLocked(t, lv)
+	if err := lv.Unlock(secret.New(testPass)); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+	wantValue(t, lv, "svc", "k", "value")
+}
+
+// A key-file vault ignores LockedWithoutPassphrase: it opens unlocked.
+func TestVaultOpenLockedOptionKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	openVault(t, dir, "").Close()
+	v, err := backend.OpenVault(dir, backend.VaultOptions{LockedWithoutPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.Locked() {
+		t.Error("key-file vault opened locked")
+	}
+}

@@ -161,8 +161,8 @@ func TestPasswdOffline(t *testing.T) {
 	if r := e.ka(lifePass+"\n"+lifePass+"\n", "passwd"); r.code != 0 {
 		t.Fatalf("offline passwd: %+v", r)
 	}
-	if r := e.ka("", "serve"); r.code == 0 || !strings.Contains(r.stderr, "passphrase") {
-		t.Fatalf("serve without the new passphrase: %+v", r)
+	if r := e.run("", "env", "KEYCHAIN_AUTH_PASSPHRASE=not the new one", bin.keychainAuth, "serve"); r.code == 0 || !strings.Contains(r.stderr, "passphrase") {
+		t.Fatalf("serve with a passphrase other than the new one: %+v", r)
 	}
 	e.vars = append(e.vars, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
 	e.start()
