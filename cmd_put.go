@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,6 +30,15 @@ func putCommand() *cli.Command {
 			value, err := readValue(c)
 			if err != nil {
 				return err
+			}
+			if !utf8.ValidString(value.Reveal()) {
+				// The protocol carries values as JSON strings, which hold
+				// Unicode text: encoding/json would replace each bad byte
+				// with U+FFFD and the daemon would store another value
+				// than the one given, so nothing is sent.
+				return fail(exitError, "the value is not valid UTF-8 text; nothing was stored").
+					hint("store binary data in a text encoding, e.g. `base64 < FILE | keychain-auth put %s %s`, and decode it after `get`",
+						printable(c.Args().Get(0)), printable(c.Args().Get(1)))
 			}
 			_, err = roundTrip(c, &transport.Request{Action: transport.ActionWrite, Service: c.Args().Get(0),
 				Targets: []string{c.Args().Get(1)}, Values: []secret.Value{value}})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"unicode/utf8"
 )
 
 // MaxResponseLine bounds one response line read by Client; a prefix read of
@@ -91,6 +92,11 @@ func (c *Client) roundTrip(line []byte) ([]byte, error) {
 	return append([]byte(nil), raw...), nil
 }
 
+// ErrValueNotUTF8 is returned by Client.Do for a value that is not valid
+// UTF-8: JSON strings carry text, so the value could not arrive unchanged.
+// Nothing is sent.
+var ErrValueNotUTF8 = errors.New("encode request: a value is not valid UTF-8")
+
 // requestWire is Request with its values revealed, used only to encode the
 // line a client sends; Request itself marshals values as REDACTED.
 type requestWire struct {
@@ -113,6 +119,11 @@ func marshalRequest(req *Request) ([]byte, error) {
 		w.Type = TypeRequest
 	}
 	for _, v := range req.Values {
+		if !utf8.ValidString(v.Reveal()) {
+			// encoding/json would send U+FFFD for each bad byte, and
+			// the daemon would store a value other than the one given.
+			return nil, ErrValueNotUTF8
+		}
 		w.Values = append(w.Values, v.Reveal())
 	}
 	b, err := json.Marshal(w)
