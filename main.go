@@ -13,7 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at release time with -ldflags "-X main.version=...".
+// version is set at release time with -ldflags "-X main.version=...";
+// otherwise cmd_version.go fills it in from the build information.
 var version = "dev"
 
 // Exit codes, fixed by the product contract; never renumber them.
@@ -86,13 +87,17 @@ func report(stderr io.Writer, err error) int {
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:            "keychain-auth",
-		Usage:           "let each program touch only the secrets its policy names",
-		Version:         version,
-		Reader:          stdin,
-		Writer:          stdout,
-		ErrWriter:       stderr,
+		Name:      "keychain-auth",
+		Usage:     "let each program touch only the secrets its policy names",
+		Version:   version,
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// urfave/cli's own help command exits 3 on an unknown topic; the
+		// contract's usage code is 2, so cmd_help.go provides `help`. The
+		// library then leaves out --help, so it is listed here.
 		HideHelpCommand: true,
+		Flags:           []cli.Flag{cli.HelpFlag},
 		// Run must return errors, not exit: report maps them to exit codes.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
@@ -118,5 +123,6 @@ func commands() []*cli.Command {
 		grantCommand(), revokeCommand(), unregisterCommand(), authorizeCommand(),
 		policyCommand(), checkCommand(), statusCommand(), auditCommand(), versionCommand(),
 		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(),
+		completionCommand(), helpCommand(),
 	}
 }
