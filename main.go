@@ -122,7 +122,7 @@ func commands() []*cli.Command {
 		registerCommand(), upgradeCommand(), approveCommand(), listPendingCommand(),
 		grantCommand(), revokeCommand(), unregisterCommand(), authorizeCommand(),
 		policyCommand(), checkCommand(), statusCommand(), auditCommand(), versionCommand(),
-		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(), doctorCommand(),
+		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(),
 		installCommand(), uninstallCommand(),
 		completionCommand(), helpCommand(),
 	}
