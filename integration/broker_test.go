@@ -26,10 +26,10 @@ func sha256File(t *testing.T, path string) string {
 }
 
 type pendingRecord struct {
-	Path        string `json:"path"`
-	Hash        string `json:"hash"`
+	Path        string   `json:"path"`
+	Hash        string   `json:"hash"`
 	CommandLine []string `json:"command_line"`
-	Timestamp   string `json:"timestamp"`
+	Timestamp   string   `json:"timestamp"`
 }
 
 func (e *env) pending() []pendingRecord {
