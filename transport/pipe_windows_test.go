@@ -115,20 +115,29 @@ func TestWindowsDialIsNotInheritable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flags uint32
-	var herr error
 	getInfo := windows.NewLazySystemDLL("kernel32.dll").NewProc("GetHandleInformation")
-	raw.Control(func(h uintptr) {
-		r, _, e := getInfo.Call(h, uintptrOf(&flags))
-		if r == 0 {
-			herr = e
+	inheritable := func() bool {
+		var flags uint32
+		var herr error
+		raw.Control(func(h uintptr) {
+			if r, _, e := getInfo.Call(h, uintptrOf(&flags)); r == 0 {
+				herr = e
+			}
+		})
+		if herr != nil {
+			t.Fatalf("GetHandleInformation: %v", herr)
 		}
-	})
-	if herr != nil {
-		t.Fatalf("GetHandleInformation: %v", herr)
+		return flags&windows.HANDLE_FLAG_INHERIT != 0
 	}
-	if flags&windows.HANDLE_FLAG_INHERIT != 0 {
-		t.Errorf("client handle is inheritable: flags %#x", flags)
+	if inheritable() {
+		t.Fatal("client handle is inheritable")
+	}
+	// Canary: the probe sees the flag when it is set.
+	raw.Control(func(h uintptr) {
+		windows.SetHandleInformation(windows.Handle(h), windows.HANDLE_FLAG_INHERIT, windows.HANDLE_FLAG_INHERIT)
+	})
+	if !inheritable() {
+		t.Fatal("canary: the inherit flag, once set, is not seen")
 	}
 }
 
