@@ -27,9 +27,14 @@ type Limits struct {
 	MaxLine int
 	// MaxTargets is the most targets one request may name.
 	MaxTargets int
-	// MaxConns is the most connections served at once; more are answered
+	// MaxConns is the most connections served at once. A newcomer beyond
+	// it takes the place of a connection on which no request was allowed
+	// yet (see slotTable); when there is none it is answered
 	// too_many_connections and closed.
 	MaxConns int
+	// MaxConnsPerUID is the most connections one uid may hold at once (0:
+	// MaxConns). It matters where many users share the daemon.
+	MaxConnsPerUID int
 	// IdleTimeout closes a connection that sends no complete request for this long.
 	IdleTimeout time.Duration
 }
@@ -85,7 +90,7 @@ const (
 // Server serves the wire protocol. Create it with New.
 type Server struct {
 	opt     Options
-	slots   chan struct{}
+	slots   *slotTable
 	started time.Time
 
 	mu      sync.Mutex
@@ -119,7 +124,7 @@ func New(opt Options) *Server {
 	}
 	s := &Server{
 		opt:     opt,
-		slots:   make(chan struct{}, opt.Limits.MaxConns),
+		slots:   newSlotTable(opt.Limits.MaxConns, opt.Limits.MaxConnsPerUID),
 		started: time.Now(),
 		conns:   make(map[net.Conn]struct{}),
 	}
@@ -176,14 +181,19 @@ func (s *Server) accept(ctx context.Context, l *net.UnixListener) error {
 // runs it for every accepted connection; the in-process tests call it over a
 // socketpair.
 func (s *Server) ServeConn(c *net.UnixConn) {
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.opt.Logger.Warn("connection refused: too many connections", "limit", s.opt.Limits.MaxConns)
+	sl, shed, ok := s.slots.acquire(c)
+	if !ok {
+		s.opt.Logger.Warn("connection refused: too many connections, none of them sheddable", "limit", s.opt.Limits.MaxConns, "uid", sl.owner.UID, "pid", sl.owner.PID, "exe", sl.owner.Exe)
 		refuseBusy(c)
 		return
 	}
-	defer func() { <-s.slots }()
+	if shed != nil {
+		// Its handler sees the connection closed and returns.
+		s.opt.Logger.Warn("connection shed to make room: too many connections", "limit", s.opt.Limits.MaxConns,
+			"shed_uid", shed.owner.UID, "shed_pid", shed.owner.PID, "shed_exe", shed.owner.Exe)
+		shed.c.Close()
+	}
+	defer s.slots.release(sl)
 	s.track(c, true)
 	defer s.track(c, false)
 	s.serveConn(c)

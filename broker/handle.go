@@ -54,6 +54,7 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 		return s.deny(t, id, req, d)
 	}
 	r := s.apply(t.Store, req)
+	s.slots.prove(id.UID, connector(id).PID)
 	rec := decisionRecord(id, req, r.Status, r.Reason, "")
 	rec.RelaxedEnv = d.RelaxedEnv
 	s.audit(t, rec)
@@ -166,4 +167,13 @@ func decisionRecord(id *auth.Identity, req *transport.Request, status, reason, d
 		r.Targets = req.Targets
 	}
 	return r
+}
+
+// connector is the process that holds the connection: the CLI when it
+// relays for a script, else the caller itself.
+func connector(id *auth.Identity) *auth.Identity {
+	if id.Courier != nil {
+		return id.Courier
+	}
+	return id
 }
