@@ -342,3 +342,29 @@ func TestWindowsHashFileResolvesSymlink(t *testing.T) {
 		t.Fatalf("HashFile(link) = %+v; want %+v", got, want)
 	}
 }
+
+// TestWindowsImageLockedWhileHashed: while the daemon holds the image open,
+// no other process can open it for writing or delete it. Canary: once the
+// handle is closed, the same open for writing succeeds.
+func TestWindowsImageLockedWhileHashed(t *testing.T) {
+	exe := clientCopy(t, tempDir(t), "client.exe")
+	h, err := openImage(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		windows.CloseHandle(h)
+		t.Fatal("opened for writing while the daemon holds the image")
+	}
+	if err := os.Remove(exe); err == nil {
+		windows.CloseHandle(h)
+		t.Fatal("deleted while the daemon holds the image")
+	}
+	windows.CloseHandle(h)
+	f, err := os.OpenFile(exe, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("canary: open for writing after the handle closed: %v", err)
+	}
+	f.Close()
+}

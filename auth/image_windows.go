@@ -48,11 +48,7 @@ func (v *Verifier) processImage(proc windows.Handle, created time.Time) (Image, 
 	if isRemotePath(path) && !v.opts.weak.NoFilesystemCheck {
 		return Image{}, refuse(ReasonUntrustedFilesystem, "%s", path)
 	}
-	p16, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		return Image{}, refuse(ReasonIdentityUnavailable, "image path: %v", err)
-	}
-	h, err := windows.CreateFile(p16, windows.GENERIC_READ, windows.FILE_SHARE_READ, nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	h, err := openImage(path)
 	if err != nil {
 		return Image{}, refuse(ReasonImagePathMismatch, "open %s: %v", path, err)
 	}
@@ -87,6 +83,17 @@ func (v *Verifier) hashFile(f *os.File, h windows.Handle, key fileKey) (string, 
 	}
 	v.cache.put(key, hash)
 	return hash, nil
+}
+
+// openImage opens path for reading with sharing that admits other readers
+// only: while the handle is open nobody can open the file for writing or
+// deletion, and a file someone holds open for writing cannot be opened.
+func openImage(path string) (windows.Handle, error) {
+	p16, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return 0, err
+	}
+	return windows.CreateFile(p16, windows.GENERIC_READ, windows.FILE_SHARE_READ, nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
 }
 
 func imagePath(proc windows.Handle) (string, error) {
