@@ -58,6 +58,11 @@ func statusCommand() *cli.Command {
 			fmt.Fprintf(w, "mode:     %s\n", mode)
 			if mode == "user" {
 				fmt.Fprintf(w, "note:     %s\n", userModeNote)
+				if path := policyPathFor(mode); path != "" {
+					if _, err := config.Load(path); err != nil {
+						fmt.Fprintf(w, "policy:   does not parse, every request is denied: %v\n", err)
+					}
+				}
 			}
 			return nil
 		},

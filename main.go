@@ -122,7 +122,7 @@ func commands() []*cli.Command {
 		registerCommand(), upgradeCommand(), approveCommand(), listPendingCommand(),
 		grantCommand(), revokeCommand(), unregisterCommand(), authorizeCommand(),
 		policyCommand(), checkCommand(), statusCommand(), auditCommand(), versionCommand(),
-		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(),
+		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(), doctorCommand(),
 		installCommand(), uninstallCommand(),
 		completionCommand(), helpCommand(),
 	}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// kernelFeatures: the probes are Linux's; elsewhere doctor says so.
+func kernelFeatures() kernelReport { return kernelReport{} }
