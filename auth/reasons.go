@@ -45,9 +45,16 @@ const (
 	ReasonCommandLineTruncated = "command_line_truncated"
 	// ReasonCourierUnverifiable: keychain-auth's own CLI is the client on a
 	// platform where the daemon cannot verify on whose behalf it runs
-	// (Windows: the creator of a process names its parent), so the courier
-	// rule is not applied and the request is refused.
+	// (Windows: the creator of a process names its parent; macOS: the CLI
+	// relays only for scripts, which cannot be verified there), so the
+	// courier rule is not applied and the request is refused.
 	ReasonCourierUnverifiable = "courier_unverifiable"
+	// ReasonScriptUnverifiable: the caller is an interpreter on a platform
+	// where the daemon cannot verify a script's identity (macOS: another
+	// process's environment is readable by root only, so the variables that
+	// make an interpreter run code its script does not hold cannot be ruled
+	// out). A policy answer: the connection stays open.
+	ReasonScriptUnverifiable = "script_unverifiable"
 	// ReasonIdentityUnavailable: the kernel would not tell (unreadable /proc
 	// entries, a non-dumpable or zombie peer, an unsupported platform).
 	ReasonIdentityUnavailable = "identity_unavailable"

@@ -1,4 +1,4 @@
-//go:build !linux && !windows
+//go:build !linux && !windows && !darwin
 
 package auth
 
@@ -7,9 +7,9 @@ import (
 	"net"
 )
 
-// errUnsupported is what every peer gets until this platform has its own
-// verifier (macOS: LOCAL_PEERTOKEN audit tokens; Windows: pipe client
-// process handles). The daemon treats it as a denial.
+// errUnsupported is what every peer gets on a platform without a verifier
+// of its own (Linux, macOS and Windows have one). The daemon treats it as
+// a denial.
 var errUnsupported = &Error{Reason: ReasonIdentityUnavailable, Detail: "not supported on this platform yet"}
 
 type verifierSys struct{}
