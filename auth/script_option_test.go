@@ -32,8 +32,8 @@ func TestAttackScriptOptions(t *testing.T) {
 		{"SHELLOPTS=errexit:verbose", []string{"SHELLOPTS=errexit:verbose"}, []string{"bash", s}, ReasonUnsafeShellVariable},
 		{"BASHOPTS=extdebug", []string{"BASHOPTS=extdebug"}, []string{"bash", s}, ReasonUnsafeShellVariable},
 		{"PS4", []string{"PS4=$(id >&2)"}, []string{"bash", s}, ReasonUnsafeShellVariable},
-		{"exported function", []string{"BASH_FUNC_read%%=() { echo owned; }"}, []string{"bash", s}, ReasonUnsafeShellVariable},
-		{"exported function, dash", []string{"BASH_FUNC_read%%=() { echo owned; }"}, []string{"dash", s}, ReasonUnsafeShellVariable},
+		{"exported function", []string{"BASH_FUNC_ls%%=() { echo owned; }"}, []string{"bash", s}, ReasonUnsafeShellVariable},
+		{"exported function, dash", []string{"BASH_FUNC_ls%%=() { echo owned; }"}, []string{"dash", s}, ReasonUnsafeShellVariable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
