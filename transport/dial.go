@@ -39,20 +39,30 @@ func Dial(path string) (net.Conn, error) {
 
 // checkPeerIsUs asks the kernel for the listening process's uid.
 func checkPeerIsUs(c *net.UnixConn) error {
-	raw, err := c.SyscallConn()
+	uid, err := listenerUID(c)
 	if err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
-	}
-	var uid uint32
-	var uerr error
-	if err := raw.Control(func(fd uintptr) { uid, uerr = peerUID(int(fd)) }); err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
-	}
-	if uerr != nil {
-		return fmt.Errorf("peer credentials: %w", uerr)
+		return err
 	}
 	if me := os.Geteuid(); int(uid) != me {
 		return fmt.Errorf("refusing daemon running as uid %d, not our uid %d", uid, me)
 	}
 	return nil
+}
+
+// listenerUID is the uid of the process that created the peer socket (the
+// listener, for a client), from SO_PEERCRED.
+func listenerUID(c *net.UnixConn) (uint32, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("peer credentials: %w", err)
+	}
+	var uid uint32
+	var uerr error
+	if err := raw.Control(func(fd uintptr) { uid, uerr = peerUID(int(fd)) }); err != nil {
+		return 0, fmt.Errorf("peer credentials: %w", err)
+	}
+	if uerr != nil {
+		return 0, fmt.Errorf("peer credentials: %w", uerr)
+	}
+	return uid, nil
 }

@@ -114,17 +114,9 @@ func ownerOf(fi fs.FileInfo) uint32 {
 
 // checkPeerAmong asks the kernel which uid the listening process runs as.
 func checkPeerAmong(c *net.UnixConn, uids []uint32) error {
-	raw, err := c.SyscallConn()
+	uid, err := listenerUID(c)
 	if err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
-	}
-	var uid uint32
-	var uerr error
-	if err := raw.Control(func(fd uintptr) { uid, uerr = peerUID(int(fd)) }); err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
-	}
-	if uerr != nil {
-		return fmt.Errorf("peer credentials: %w", uerr)
+		return err
 	}
 	if !slices.Contains(uids, uid) {
 		return fmt.Errorf("%w: the daemon runs as uid %d, not as root or the service user", ErrUntrustedEndpoint, uid)
