@@ -104,10 +104,8 @@ func connectClient(t *testing.T, exe, mode string) accepted {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), clientEnv+"="+mode+" "+name)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := startClient(t, exe, clientEnv+"="+mode+" "+name)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -132,6 +130,31 @@ func connectClient(t *testing.T, exe, mode string) accepted {
 		t.Fatal("client did not connect within 20 s")
 	}
 	return accepted{}
+}
+
+// startClient starts exe with one extra environment variable. Under Wine,
+// CreateProcess of an image written a moment earlier now and then fails
+// with ERROR_INTERNAL_ERROR ("Internal error.", seen in the CI lane, never
+// reproduced locally); that one error is retried, a few times, with the
+// retries logged. Every other error, and every error on Windows itself
+// after the retries, fails the test.
+func startClient(t *testing.T, exe, env string) (*exec.Cmd, error) {
+	t.Helper()
+	var err error
+	for attempt := 1; attempt <= 4; attempt++ {
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), env)
+		cmd.Stderr = os.Stderr
+		if err = cmd.Start(); err == nil {
+			return cmd, nil
+		}
+		if !errors.Is(err, windows.ERROR_INTERNAL_ERROR) {
+			return nil, err
+		}
+		t.Logf("start %s, attempt %d: %v (retrying)", exe, attempt, err)
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+	return nil, err
 }
 
 func newTestVerifier(t *testing.T, opts Options) *Verifier {

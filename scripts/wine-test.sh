@@ -60,7 +60,11 @@ wine cmd /c exit </dev/null >/dev/null 2>&1 || true
 # tests need os.RemoveAll (t.TempDir), which Go 1.25+ cannot do under Wine 8.
 export KEYCHAIN_AUTH_REQUIRE_WINCRED=1
 export GOOS=windows GOARCH=amd64 CGO_ENABLED=0
-go test -count=1 -exec wine "$@" ./transport/ ./policy/ ./secret/ ./backend/storetest/
+# TestSuiteCatchesDefects (storetest) re-runs its own test binary six times
+# and reads each child's output; under Wine that output now and then comes
+# back empty (a CI run failed so, never reproduced here). It checks the
+# suite itself, which has no Windows code, and runs in the Linux lane.
+go test -count=1 -exec wine "$@" -skip '^TestSuiteCatchesDefects$' ./transport/ ./policy/ ./secret/ ./backend/storetest/
 go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/
 # config: the tests that need no temporary directory.
 go test -count=1 -exec wine "$@" -run '^(TestParseErrors|TestEncodeOrderAndLists|TestEntryHelpers|TestHashes|TestDirs|TestDirsWindows)$' ./config/
