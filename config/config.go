@@ -63,6 +63,12 @@ type Entry struct {
 	// one in its environment gets it denied. JSON "allow_env", omitted
 	// when empty.
 	AllowEnv []string
+	// AllowedRunServices are the services whose values `keychain-auth run`
+	// may put into this program's environment when it is the PROGRAM run
+	// (not the caller). Separate from read: a process's environment is
+	// readable by every program of the same user while it runs. JSON
+	// "allowed_run_services", omitted when empty.
+	AllowedRunServices []string
 
 	extra map[string]json.RawMessage
 }
@@ -212,6 +218,7 @@ func (e *Entry) validate() error {
 		{"allowed_read_services", e.AllowedReadServices},
 		{"allowed_write_services", e.AllowedWriteServices},
 		{"allow_env", e.AllowEnv},
+		{"allowed_run_services", e.AllowedRunServices},
 	}
 	for _, l := range lists {
 		if i := slices.Index(l.list, ""); i >= 0 {

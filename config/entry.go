@@ -54,6 +54,27 @@ func (e *Entry) RevokeWrite(services ...string) {
 	e.AllowedWriteServices = removeAll(e.AllowedWriteServices, services)
 }
 
+// CanRun reports whether the entry lists service in allowed_run_services:
+// `keychain-auth run` may put that service's values into this program's
+// environment on the program's own authority.
+func (e *Entry) CanRun(service string) bool {
+	return slices.Contains(e.AllowedRunServices, service)
+}
+
+// GrantRun adds services to allowed_run_services, skipping any already there.
+func (e *Entry) GrantRun(services ...string) {
+	e.AllowedRunServices = addUnique(e.AllowedRunServices, services)
+}
+
+// RevokeRun removes every occurrence of services from allowed_run_services;
+// an empty list is stored as absent.
+func (e *Entry) RevokeRun(services ...string) {
+	e.AllowedRunServices = removeAll(e.AllowedRunServices, services)
+	if len(e.AllowedRunServices) == 0 {
+		e.AllowedRunServices = nil
+	}
+}
+
 func addUnique(list, add []string) []string {
 	out := slices.Clone(nonNil(list))
 	for _, s := range add {

@@ -19,6 +19,7 @@ const (
 	keyWriteServices   = "allowed_write_services"
 	keyCanSearch       = "can_search"
 	keyAllowEnv        = "allow_env"
+	keyRunServices     = "allowed_run_services"
 )
 
 // MarshalJSON writes the known fields in the spec's order, then the
@@ -56,8 +57,8 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON writes the known fields in the spec's order (allow_env only
-// when set), then the unknown fields kept from the file.
+// MarshalJSON writes the known fields in the spec's order (allow_env and
+// allowed_run_services only when set), then the unknown fields kept from the file.
 func (e Entry) MarshalJSON() ([]byte, error) {
 	var w objectWriter
 	w.field(keyPath, e.Path)
@@ -68,6 +69,9 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	w.field(keyCanSearch, e.CanSearch)
 	if len(e.AllowEnv) > 0 {
 		w.field(keyAllowEnv, e.AllowEnv)
+	}
+	if len(e.AllowedRunServices) > 0 {
+		w.field(keyRunServices, e.AllowedRunServices)
 	}
 	w.extras(e.extra)
 	return w.finish()
@@ -91,6 +95,7 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 		{keyWriteServices, &e.AllowedWriteServices},
 		{keyCanSearch, &e.CanSearch},
 		{keyAllowEnv, &e.AllowEnv},
+		{keyRunServices, &e.AllowedRunServices},
 	} {
 		if err := take(obj, f.key, f.dst); err != nil {
 			return err
