@@ -17,18 +17,20 @@ func permissionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "write", Usage: "service it may write and delete in (repeatable)"},
 		&cli.BoolFlag{Name: "search", Usage: "may list and use prefix reads and deletes"},
 		&cli.StringSliceFlag{Name: "allow-env", Usage: "injection variable (LD_PRELOAD, PYTHONPATH, ...) it may run with (repeatable; see SECURITY.md)"},
+		&cli.StringSliceFlag{Name: "run", Usage: "service whose values `keychain-auth run` may put in its environment when it is the program run (repeatable; " +
+			"while it runs, every program of your user can read them, as from a dotfile)"},
 	}
 }
 
 // permChange is what grant or revoke was asked to change.
 type permChange struct {
-	read, write, env []string
-	search           bool
+	read, write, env, run []string
+	search                bool
 }
 
 func permChangeFrom(c *cli.Context) (permChange, error) {
-	pc := permChange{read: c.StringSlice("read"), write: c.StringSlice("write"), env: c.StringSlice("allow-env"), search: c.Bool("search")}
-	for _, s := range append(slices.Clone(pc.read), pc.write...) {
+	pc := permChange{read: c.StringSlice("read"), write: c.StringSlice("write"), env: c.StringSlice("allow-env"), run: c.StringSlice("run"), search: c.Bool("search")}
+	for _, s := range slices.Concat(pc.read, pc.write, pc.run) {
 		if s == "" {
 			return pc, usageError("a service name cannot be empty")
 		}
@@ -42,7 +44,7 @@ func permChangeFrom(c *cli.Context) (permChange, error) {
 }
 
 func (pc permChange) empty() bool {
-	return len(pc.read) == 0 && len(pc.write) == 0 && len(pc.env) == 0 && !pc.search
+	return len(pc.read) == 0 && len(pc.write) == 0 && len(pc.env) == 0 && len(pc.run) == 0 && !pc.search
 }
 
 func grantCommand() *cli.Command {
@@ -57,7 +59,7 @@ func grantCommand() *cli.Command {
 				return err
 			}
 			if c.NArg() != 1 || pc.empty() {
-				return usageError("grant takes PATH and at least one of --read S, --write S, --search, --allow-env VAR")
+				return usageError("grant takes PATH and at least one of --read S, --write S, --search, --allow-env VAR, --run S")
 			}
 			return changePermissions(c, c.Args().Get(0), pc, true)
 		},
@@ -77,7 +79,7 @@ func revokeCommand() *cli.Command {
 				return err
 			}
 			if c.NArg() != 1 || (pc.empty() && !c.Bool("all")) {
-				return usageError("revoke takes PATH and --read S, --write S, --search or --all")
+				return usageError("revoke takes PATH and --read S, --write S, --search, --allow-env VAR, --run S or --all")
 			}
 			if c.Bool("all") {
 				return revokeAll(c, c.Args().Get(0))
@@ -171,11 +173,13 @@ func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) er
 				}
 			}
 			e.CanSearch = e.CanSearch || pc.search
+			e.GrantRun(pc.run...)
 		} else {
 			e.RevokeRead(pc.read...)
 			e.RevokeWrite(pc.write...)
 			e.AllowEnv = slices.DeleteFunc(slices.Clone(e.AllowEnv), func(v string) bool { return slices.Contains(pc.env, v) })
 			e.CanSearch = e.CanSearch && !pc.search
+			e.RevokeRun(pc.run...)
 		}
 		after = *e
 		return nil
@@ -183,8 +187,19 @@ func changePermissions(c *cli.Context, arg string, pc permChange, grant bool) er
 	if err != nil {
 		return err
 	}
+	if grant && len(pc.run) > 0 {
+		warnRunGrant(c, path, pc.run)
+	}
 	printEntry(c, &after)
 	return nil
+}
+
+// warnRunGrant says what --run gives away: the values reach the program
+// through its environment, which the user's other programs can read.
+func warnRunGrant(c *cli.Context, path string, services []string) {
+	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: warning: `keychain-auth run -- %s` now puts the values of %s into its environment, "+
+		"from a prompt, a Makefile or CI alike; while it runs, every program of your user can read them there (/proc/PID/environ), "+
+		"as if they were in a dotfile (SECURITY.md, \"run\")\n", printable(path), strings.Join(services, ", "))
 }
 
 func revokeAll(c *cli.Context, arg string) error {
@@ -198,6 +213,7 @@ func revokeAll(c *cli.Context, arg string) error {
 			return notRegistered(path)
 		}
 		e.AllowedReadServices, e.AllowedWriteServices, e.CanSearch, e.AllowEnv = []string{}, []string{}, false, nil
+		e.AllowedRunServices = nil
 		return nil
 	})
 	if err == nil {

@@ -52,6 +52,11 @@ func printEntry(c *cli.Context, e *config.Entry) {
 	if len(e.AllowEnv) > 0 {
 		fmt.Fprintf(w, "  allow env:  %s\n", strings.Join(e.AllowEnv, ", "))
 	}
+	if len(e.AllowedRunServices) > 0 {
+		// The values reach the program's environment, readable by the
+		// user's other programs while it runs: say so where it is listed.
+		fmt.Fprintf(w, "  run:        %s (in its environment via `run`: readable by your other programs while it runs)\n", strings.Join(e.AllowedRunServices, ", "))
+	}
 }
 
 func listOrNone(l []string) string {
