@@ -110,7 +110,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("listening", "mode", broker.ModeUser, "endpoint", endpoint, "version", version, "config", cfgDir, "data", dataDir)
 	log.Warn(userModeNote)
-	var more []*net.UnixListener
+	var more []net.Listener
 	if o.socket == "" {
 		if cache := listenCacheEndpoint(log); cache != nil {
 			defer cache.Close()

@@ -10,6 +10,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -140,11 +141,20 @@ func (s *Server) userTenant(uint32) (*Tenant, error) {
 	return &Tenant{Store: s.opt.Store, Policy: s.opt.Policy, Pending: s.opt.Pending}, nil
 }
 
+// Conn is a connection the broker serves: a Unix socket connection, or a
+// named pipe connection from transport.ListenPipe on Windows. CloseWrite
+// lets the last line reach a client that is still writing (linger); a pipe
+// has no half-close and its CloseWrite does nothing.
+type Conn interface {
+	net.Conn
+	CloseWrite() error
+}
+
 // Serve accepts connections on l (and on every listener in more) until ctx
 // is done or l fails, then closes every open connection and waits for their
 // handlers to return. A failing extra listener is logged and stops only
-// itself.
-func (s *Server) Serve(ctx context.Context, l *net.UnixListener, more ...*net.UnixListener) error {
+// itself. The listeners' connections must be Conns (Unix sockets, pipes).
+func (s *Server) Serve(ctx context.Context, l net.Listener, more ...net.Listener) error {
 	defer s.closeAll()
 	for _, m := range more {
 		go func() {
@@ -158,11 +168,11 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener, more ...*net.Un
 
 // accept runs one listener's accept loop; it closes the listener when ctx
 // is done and returns nil then.
-func (s *Server) accept(ctx context.Context, l *net.UnixListener) error {
+func (s *Server) accept(ctx context.Context, l net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	for {
-		c, err := l.AcceptUnix()
+		c, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -173,14 +183,20 @@ func (s *Server) accept(ctx context.Context, l *net.UnixListener) error {
 			}
 			return err
 		}
-		s.start(c)
+		cc, ok := c.(Conn)
+		if !ok {
+			s.opt.Logger.Error("connection refused: the listener's connections cannot be served", "type", fmt.Sprintf("%T", c))
+			c.Close()
+			continue
+		}
+		s.start(cc)
 	}
 }
 
-// ServeConn serves one connected socket and returns when it is closed. Serve
-// runs it for every accepted connection; the in-process tests call it over a
-// socketpair.
-func (s *Server) ServeConn(c *net.UnixConn) {
+// ServeConn serves one connected socket or pipe and returns when it is
+// closed. Serve runs it for every accepted connection; the in-process tests
+// call it over a socketpair.
+func (s *Server) ServeConn(c Conn) {
 	sl, shed, ok := s.slots.acquire(c)
 	if !ok {
 		s.opt.Logger.Warn("connection refused: too many connections, none of them sheddable", "limit", s.opt.Limits.MaxConns, "uid", sl.owner.UID, "pid", sl.owner.PID, "exe", sl.owner.Exe)
@@ -199,7 +215,18 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 	s.serveConn(c)
 }
 
-func (s *Server) start(c *net.UnixConn) {
+// connOwner is who holds c's other end, where the kernel tells (a Unix
+// socket on Linux); other connections are grouped as unknown by the slot
+// table.
+func connOwner(c Conn) (auth.Owner, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return auth.Owner{}, fmt.Errorf("connection owner: %T is not a unix socket", c)
+	}
+	return auth.ConnOwner(uc)
+}
+
+func (s *Server) start(c Conn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

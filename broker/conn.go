@@ -19,7 +19,7 @@ const lingerFor = 2 * time.Second
 // will serve nothing, then answer one request line at a time until the peer
 // leaves, idles out or is refused. The daemon writes a line only in answer
 // to a request, except for those refusals at connection (spec §3).
-func (s *Server) serveConn(c *net.UnixConn) {
+func (s *Server) serveConn(c Conn) {
 	defer c.Close()
 	peer, err := s.opt.Verifier.Accept(c)
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *Server) serveConn(c *net.UnixConn) {
 }
 
 // readFailed answers the read errors that deserve an answer before closing.
-func (s *Server) readFailed(c *net.UnixConn, err error) {
+func (s *Server) readFailed(c Conn, err error) {
 	var aerr *auth.Error
 	switch {
 	case errors.Is(err, transport.ErrLineTooLong):
@@ -76,12 +76,12 @@ func (s *Server) readFailed(c *net.UnixConn, err error) {
 }
 
 // refuseIdentity answers an identity failure with its reason and closes.
-func (s *Server) refuseIdentity(c *net.UnixConn, err error) {
+func (s *Server) refuseIdentity(c Conn, err error) {
 	s.finish(c, s.identityFailed(err))
 }
 
 // finish writes a last response and closes gracefully.
-func (s *Server) finish(c *net.UnixConn, resp *transport.Response) {
+func (s *Server) finish(c Conn, resp *transport.Response) {
 	_ = c.SetWriteDeadline(time.Now().Add(lingerFor))
 	if transport.WriteMessage(c, resp) == nil {
 		linger(c)
@@ -90,14 +90,14 @@ func (s *Server) finish(c *net.UnixConn, resp *transport.Response) {
 
 // linger half-closes the connection and drains what the client still sends,
 // so that its pending write does not turn our last line into a reset.
-func linger(c *net.UnixConn) {
+func linger(c Conn) {
 	_ = c.CloseWrite()
 	_ = c.SetReadDeadline(time.Now().Add(lingerFor))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 4<<20))
 }
 
 // refuseBusy answers a connection over the concurrency limit.
-func refuseBusy(c *net.UnixConn) {
+func refuseBusy(c Conn) {
 	defer c.Close()
 	_ = c.SetWriteDeadline(time.Now().Add(lingerFor))
 	if transport.WriteMessage(c, errorResponse(transport.ReasonTooManyConnections)) == nil {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"net"
 	"sync"
 
 	"github.com/keychain-auth/keychain-auth/auth"
@@ -30,7 +29,7 @@ type slotTable struct {
 
 // slot is one served connection.
 type slot struct {
-	c      *net.UnixConn
+	c      Conn
 	owner  auth.Owner
 	known  bool   // owner came from the kernel
 	seq    uint64 // arrival order
@@ -48,8 +47,8 @@ func newSlotTable(max, perUID int) *slotTable {
 // It returns the new slot and the connection it shed (nil if none; the
 // caller closes it), or ok false when c must be refused (sl then still
 // says who it was).
-func (t *slotTable) acquire(c *net.UnixConn) (sl *slot, shed *slot, ok bool) {
-	o, err := auth.ConnOwner(c)
+func (t *slotTable) acquire(c Conn) (sl *slot, shed *slot, ok bool) {
+	o, err := connOwner(c)
 	sl = &slot{c: c, owner: o, known: err == nil}
 	t.mu.Lock()
 	defer t.mu.Unlock()
