@@ -34,8 +34,25 @@ func serveCommand() *cli.Command {
 		Name:    "serve",
 		Aliases: []string{"start"},
 		Usage:   "run the daemon in the foreground (logs to stderr)",
+		// Every variable the daemon reads; TestServeHelpListsEveryVariable
+		// (integration) checks this list against the source.
+		Description: "Environment (besides the flags' own variables, shown with each flag):\n" +
+			"  KEYCHAIN_AUTH_PASSPHRASE       the file vault's passphrase (prefer the _FILE form)\n" +
+			"  KEYCHAIN_AUTH_PASSPHRASE_FILE  a file whose first line is the passphrase; mode 0600, else refused\n" +
+			"                                 (without either, a passphrase vault starts locked until\n" +
+			"                                 keychain-auth unlock; both are unset once read)\n" +
+			"  KEYCHAIN_AUTH_CONFIG_DIR       policy directory (default $XDG_CONFIG_HOME/keychain-auth,\n" +
+			"                                 ~/.config/keychain-auth; Windows %APPDATA%\\keychain-auth)\n" +
+			"  KEYCHAIN_AUTH_DATA_DIR         data directory: vault, audit log (default $XDG_DATA_HOME/keychain-auth,\n" +
+			"                                 ~/.local/share/keychain-auth; macOS ~/Library/Application Support/keychain-auth;\n" +
+			"                                 Windows %LOCALAPPDATA%\\keychain-auth)\n" +
+			"  XDG_CONFIG_HOME, XDG_DATA_HOME, HOME, APPDATA, LOCALAPPDATA  the defaults above\n" +
+			"  XDG_RUNTIME_DIR                default endpoint $XDG_RUNTIME_DIR/keychain-auth/agent.sock\n" +
+			"                                 (else ~/.cache/keychain-auth/agent.sock)\n" +
+			"  DBUS_SESSION_BUS_ADDRESS       the session bus of the Secret Service (backend auto, secret-service)\n" +
+			"System mode (--system) uses fixed paths and refuses the passphrase variables and --socket.",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "system", Usage: "system mode: run as the service user, with root-owned policy and a vault per user (set up with `sudo keychain-auth install --system`; Linux)"},
+			&cli.BoolFlag{Name: "system", Usage: "system mode: run as the service user, with root-owned policy and a vault per user (Linux; set up with: sudo keychain-auth install --system)"},
 			socketFlag(),
 			&cli.StringFlag{Name: "backend", Value: "auto", EnvVars: []string{"KEYCHAIN_AUTH_BACKEND"},
 				Usage: "secret store: " + strings.Join(backend.Names(), ", ")},
@@ -47,7 +64,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: def.IdleTimeout, Usage: "close a connection idle this long"},
 			&cli.IntFlag{Name: "max-pending", Value: 100, Usage: "most programs waiting for approval"},
 			&cli.DurationFlag{Name: "auto-lock", Value: 0, EnvVars: []string{"KEYCHAIN_AUTH_AUTO_LOCK"},
-				Usage: "lock the file vault after this long without a request (0: never); `keychain-auth unlock` opens it again"},
+				Usage: "lock the file vault after `DURATION` without a request, e.g. 15m (0: never); keychain-auth unlock opens it again"},
 		},
 		Action: func(c *cli.Context) error {
 			lim := broker.Limits{MaxLine: c.Int("max-line"), MaxTargets: c.Int("max-targets"),
@@ -117,7 +134,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			more = append(more, cache.Unix())
 		}
 	}
-	err = srv.Serve(ctx, ln.Unix(), more...)
+	err = srv.Serve(ctx, ln.serving(), more...)
 	log.Info("shutting down")
 	return err
 }
@@ -125,12 +142,12 @@ func serve(ctx context.Context, o serveOptions) error {
 // daemonListener is the endpoint's listener plus the data directory's lock;
 // Close releases both.
 type daemonListener struct {
-	*transport.Listener
+	userEndpoint
 	unlockData func()
 }
 
 func (d *daemonListener) Close() error {
-	err := d.Listener.Close()
+	err := d.userEndpoint.Close()
 	d.unlockData()
 	return err
 }
@@ -142,12 +159,9 @@ func claim(socket, dataDir string) (*daemonListener, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	ln, err := transport.Listen(endpoint)
-	if errors.Is(err, transport.ErrDaemonRunning) {
-		return nil, "", fail(exitError, "a daemon is already running on %s", endpoint).hint("`keychain-auth status` shows it")
-	}
+	ln, err := listenUser(endpoint) // per OS: serve_listen_*.go
 	if err != nil {
-		return nil, "", fmt.Errorf("listen on %s: %w", endpoint, err)
+		return nil, "", err
 	}
 	unlock, err := atomicfile.TryLock(filepath.Join(dataDir, "daemon.lock"))
 	if err != nil {
@@ -158,12 +172,7 @@ func claim(socket, dataDir string) (*daemonListener, string, error) {
 		}
 		return nil, "", err
 	}
-	if err := auth.PrepareListener(ln.Unix()); err != nil {
-		ln.Close()
-		unlock()
-		return nil, "", fmt.Errorf("prepare listener: %w", err)
-	}
-	return &daemonListener{Listener: ln, unlockData: unlock}, endpoint, nil
+	return &daemonListener{userEndpoint: ln, unlockData: unlock}, endpoint, nil
 }
 
 // listenCacheEndpoint also answers where clients without XDG_RUNTIME_DIR

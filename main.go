@@ -87,8 +87,11 @@ func report(stderr io.Writer, err error) int {
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:      "keychain-auth",
-		Usage:     "let each program touch only the secrets its policy names",
+		Name:  "keychain-auth",
+		Usage: "let each program touch only the secrets its policy names",
+		Description: "A command's flags may come before the command, after it or after its arguments:\n" +
+			"keychain-auth --socket PATH status, keychain-auth grant PATH --read SERVICE.\n" +
+			"`keychain-auth help COMMAND` shows one command's flags.",
 		Version:   version,
 		Reader:    stdin,
 		Writer:    stdout,
