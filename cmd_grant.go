@@ -17,7 +17,7 @@ func permissionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "write", Usage: "service it may write and delete in (repeatable)"},
 		&cli.BoolFlag{Name: "search", Usage: "may list and use prefix reads and deletes"},
 		&cli.StringSliceFlag{Name: "allow-env", Usage: "injection variable (LD_PRELOAD, PYTHONPATH, ...) it may run with (repeatable; see SECURITY.md)"},
-		&cli.StringSliceFlag{Name: "run", Usage: "service whose values `keychain-auth run` may put in its environment when it is the program run (repeatable; " +
+		&cli.StringSliceFlag{Name: "run", Usage: "service whose values keychain-auth run may put in its environment when it is the program run (repeatable; " +
 			"while it runs, every program of your user can read them, as from a dotfile)"},
 	}
 }
