@@ -60,6 +60,56 @@ const (
 	ReasonIdentityUnavailable = "identity_unavailable"
 )
 
+// Reasons for not taking the script an interpreter's command line names
+// as its identity (Identity.ScriptRefused), with a Detail that tells the
+// person who runs the script what to change. They are policy answers: the
+// connection stays open, and the interpreter is not queued for approval
+// (approving python3 itself would hand its permissions to any code it runs).
+const (
+	// ReasonScriptWritableByOthers: the script file, or the directory it
+	// is in, can be written by a group or other users, or is owned by a
+	// user other than the caller and root: someone else could put other
+	// code there under the registered name.
+	ReasonScriptWritableByOthers = "script_writable_by_others"
+	// ReasonScriptPathRelative: the interpreter names its script by a
+	// relative path and holds no descriptor on it, so the daemon cannot
+	// tell which file it runs (the process can change directory after it
+	// starts).
+	ReasonScriptPathRelative = "script_path_relative"
+)
+
+// maxArgInDetail bounds how much of a caller-chosen argument a Detail
+// repeats.
+const maxArgInDetail = 256
+
+// writableRefusal says that path (the script, or its directory when dir
+// is set), with mode perm and owner uid, can be written by someone other
+// than the caller.
+func writableRefusal(script, path string, dir bool, perm, uid uint32) *Error {
+	what := "the script " + script
+	if dir {
+		what = "the directory " + path + " that holds " + script
+	}
+	why := fmt.Sprintf("its mode is %04o: its group or other users can write it", perm&0o7777)
+	fix := fmt.Sprintf("chmod go-w %s", path)
+	if perm&0o022 == 0 {
+		why = fmt.Sprintf("it is owned by uid %d, not by you or root", uid)
+		fix = "move the script to a directory of your own"
+	}
+	return refuse(ReasonScriptWritableByOthers,
+		"%s is writable by others (%s), so another user could put other code there under the registered name; %s, then run it again", what, why, fix)
+}
+
+// relativeRefusal says that interp names its script by the relative path arg.
+func relativeRefusal(interp, arg string) *Error {
+	if len(arg) > maxArgInDetail {
+		arg = arg[:maxArgInDetail] + "..."
+	}
+	return refuse(ReasonScriptPathRelative,
+		"%s names its script by the relative path %q, which the daemon cannot tie to one file (a process can change directory after it starts); use the absolute path: %s /full/path/to/script, or start the script as /full/path/to/script rather than ./script",
+		interp, arg, interp)
+}
+
 func refuse(reason, format string, args ...any) *Error {
 	return &Error{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }

@@ -39,11 +39,16 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 	}
 	fd, link := v.openScript(t, in, arg)
 	if fd < 0 {
+		if !filepath.IsAbs(arg) && !v.opts.weak.ScriptByCwd {
+			return nil, relativeRefusal(baseName(exePath), arg)
+		}
 		return nil, nil
 	}
 	defer unix.Close(fd)
-	if !v.opts.weak.NoScriptFileCheck && !v.trustedScript(fd, link, t.uid) {
-		return nil, nil
+	if !v.opts.weak.NoScriptFileCheck {
+		if ok, e := v.trustedScript(fd, link, t.uid); !ok {
+			return nil, e
+		}
 	}
 	img, err := v.imageOf(fd, link, ReasonImageDeleted)
 	if err != nil {
@@ -197,13 +202,23 @@ func openCanonical(path string) (int, string) {
 
 // trustedScript: the file is on a trusted filesystem, and neither it nor
 // its directory is group/other-writable or owned by a user other than
-// the caller (owner) or root.
-func (v *Verifier) trustedScript(fd int, link string, owner uint32) bool {
+// the caller (owner) or root. When others can write the file or the
+// directory the refusal names which (Identity.ScriptRefused); a file that
+// cannot be checked, or is on an untrusted filesystem, gets none, and the
+// interpreter stays the identity.
+func (v *Verifier) trustedScript(fd int, link string, owner uint32) (bool, *Error) {
 	var st, dst unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || unix.Stat(filepath.Dir(link), &dst) != nil {
-		return false
+	dir := filepath.Dir(link)
+	if unix.Fstat(fd, &st) != nil || unix.Stat(dir, &dst) != nil || checkFilesystem(fd) != nil {
+		return false, nil
 	}
-	return checkFilesystem(fd) == nil && safeOwnerMode(&st, owner) && safeOwnerMode(&dst, owner)
+	if !safeOwnerMode(&st, owner) {
+		return false, writableRefusal(link, link, false, st.Mode, st.Uid)
+	}
+	if !safeOwnerMode(&dst, owner) {
+		return false, writableRefusal(link, dir, true, dst.Mode, dst.Uid)
+	}
+	return true, nil
 }
 
 func safeOwnerMode(st *unix.Stat_t, owner uint32) bool {
