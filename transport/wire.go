@@ -106,6 +106,12 @@ const (
 	// whose store cannot be locked or re-keyed by keychain-auth (a native
 	// keyring: lock it with the system's own tools).
 	ReasonNotLockable = "not_lockable"
+	// ReasonKeychainAuthUpgraded (denied): the caller runs keychain-auth
+	// from the path the daemon was started from, but another build of it
+	// (an upgrade, or a replaced file), so it is not the daemon's own CLI
+	// and relays for nobody. It is not queued for approval; the hint says
+	// to restart `serve`. The connection is closed after this line.
+	ReasonKeychainAuthUpgraded = "keychain_auth_upgraded"
 )
 
 // Request is one client request. ParseRequest fills it from a line and
