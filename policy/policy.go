@@ -64,7 +64,9 @@ func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decis
 	}
 	e := Find(cfg, id.Program())
 	if e == nil {
-		return deny(nil, transport.ReasonPendingApproval)
+		d := deny(nil, transport.ReasonPendingApproval)
+		d.Hint = PendingHint(cfg, id)
+		return d
 	}
 	relaxed, refused := checkEnv(e, id)
 	if len(refused) > 0 {
