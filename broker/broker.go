@@ -73,8 +73,12 @@ type Options struct {
 	// their uid was known) and, in user mode, every decision.
 	Audit    *audit.Log
 	Verifier *auth.Verifier
-	Logger   *slog.Logger
-	Limits   Limits
+	// Self is the daemon's own image as it started (path and hash): a
+	// caller at that path with another hash is keychain-auth upgraded
+	// since, and is told to restart serve. Zero turns that check off.
+	Self   auth.Image
+	Logger *slog.Logger
+	Limits Limits
 	// Version, Endpoint and Mode ("user" or "system") are reported by the
 	// STATUS message.
 	Version  string
