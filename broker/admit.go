@@ -31,6 +31,23 @@ func (s *Server) admit(peer *auth.Peer) *transport.Response {
 	if err != nil || !policy.Unregistered(cfg, id) {
 		return nil
 	}
-	resp, _ := s.deny(t, id, nil, policy.Decision{Status: transport.StatusDenied, Reason: transport.ReasonPendingApproval})
+	if d, ok := policy.Upgraded(s.opt.Self, id); ok {
+		return s.refuseUpgraded(t, id, d)
+	}
+	d := policy.Decision{Status: transport.StatusDenied, Reason: transport.ReasonPendingApproval, Hint: policy.PendingHint(cfg, id)}
+	resp, _ := s.deny(t, id, nil, d)
 	return resp.(*transport.Response)
+}
+
+// refuseUpgraded answers keychain-auth's CLI of another build than the
+// daemon's: it is not queued for approval (approving keychain-auth itself
+// would make it a program with its own permissions, not the courier), and
+// it is told to restart the daemon.
+func (s *Server) refuseUpgraded(t *Tenant, id *auth.Identity, d policy.Decision) *transport.Response {
+	s.opt.Logger.Warn("keychain-auth of another build than this daemon connected; restart the daemon if it was upgraded",
+		"path", id.Exe.Path, "hash", id.Exe.Hash, "daemon_hash", s.opt.Self.Hash)
+	s.audit(t, decisionRecord(id, nil, d.Status, d.Reason, d.Hint))
+	resp := deniedResponse(d.Reason)
+	resp.Hint = d.Hint
+	return resp
 }
