@@ -26,6 +26,9 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 		s.audit(nil, decisionRecord(id, nil, transport.StatusError, transport.ReasonInternalError, err.Error()))
 		return errorResponse(transport.ReasonInternalError), true
 	}
+	if run, err := transport.ParseRun(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets}); run != nil || err != nil {
+		return s.run(t, peer, id, run, err) // run.go
+	}
 	req, err := transport.ParseMessage(line, transport.Limits{MaxTargets: s.opt.Limits.MaxTargets})
 	if err == nil && req.Type == transport.TypeStatus {
 		return s.status(t), true
