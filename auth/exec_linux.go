@@ -46,7 +46,9 @@ func readExecStamp(pid int) (execStamp, error) {
 // speaks for itself; what matters is the program that wrote the request.
 func (p *Peer) stampExec() {
 	s := &p.sys
-	if s.stamped || p.v.opts.weak.NoExecCheck {
+	// With the address space pinned (pin_linux.go) the pin, read after the
+	// request, covers every exec since the previous one; no stamp is needed.
+	if s.stamped || s.pinFD >= 0 || p.v.opts.weak.NoExecCheck {
 		return
 	}
 	s.stamped = true

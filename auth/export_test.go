@@ -44,6 +44,15 @@ package auth
 //	                  code (bash -x, -o xtrace) or with a shell variable that
 //	                  does (PS4, SHELLOPTS=xtrace, BASH_FUNC_*) is still the
 //	                  identity (unsafe_interpreter_option, unsafe_shell_variable).
+//	NoExecPin         a kept connection's identity is reused while the exec
+//	                  stamp is unchanged, without pinning the address space:
+//	                  a re-exec of the same file with randomization off (and
+//	                  an injection variable) keeps the first identity
+//	                  (exec_after_connect).
+//	NoKeptRecheck     a kept identity answers without re-reading the tracer
+//	                  or the image's path and version: a tracer attached, or
+//	                  the image replaced, after the identification goes
+//	                  unseen (traced_process, image_path_mismatch).
 //
 // Usage from package auth_test:
 //

@@ -17,7 +17,18 @@ const (
 // request, after the request was read: it re-checks that the connecting
 // process is alive, identifies its running image (and script), and applies
 // the courier rule. Errors are *Error.
+//
+// On a kept connection whose process was identified before and whose
+// address space is pinned (pin_linux.go), a request from the same address
+// space is answered from that identification after the checks that can
+// change without an exec (tracer, the image's path and version, liveness).
 func (p *Peer) Identify() (*Identity, error) {
+	if p.sys.cached != nil {
+		if id, err := p.identifyCached(); id != nil || err != nil {
+			return id, err
+		}
+	}
+	pinned := p.pinAddressSpace()
 	t := p.target()
 	id, st, err := p.v.identify(t)
 	if err != nil {
@@ -26,11 +37,18 @@ func (p *Peer) Identify() (*Identity, error) {
 	if err := p.checkExec(); err != nil {
 		return nil, err
 	}
+	if pinned {
+		if err := p.checkPin(); err != nil {
+			return nil, err
+		}
+	}
 	id.UID = p.uid
 	id.ReducedAssurance = p.reduced
 	if p.v.opts.SelfHash == "" || id.Exe.Hash != p.v.opts.SelfHash {
+		p.remember(id)
 		return id, nil
 	}
+	p.remember(nil)
 	return p.v.courier(t, id, st.ppid)
 }
 
@@ -40,11 +58,11 @@ func (v *Verifier) identify(t target) (*Identity, procStatus, error) {
 	if err := t.alive(); err != nil {
 		return nil, procStatus{}, err
 	}
-	exe, err := v.exeImage(t)
+	exe, key, err := v.exeImage(t)
 	if err != nil {
 		return nil, procStatus{}, err
 	}
-	id := &Identity{PID: t.pid, Exe: exe}
+	id := &Identity{PID: t.pid, Exe: exe, exeKey: key}
 	st, err := v.readProcFacts(t, id)
 	if err != nil {
 		return nil, procStatus{}, err
@@ -106,46 +124,53 @@ func (v *Verifier) unavailable(t target, err error) error {
 // path string), refuses untrusted filesystems and deleted images, hashes
 // the opened file (or hits the cache), and reports the path only after
 // checking that it names the same file in the daemon's view.
-func (v *Verifier) exeImage(t target) (Image, error) {
+func (v *Verifier) exeImage(t target) (Image, fileKey, error) {
 	fd, err := unix.Open(procPath(t.pid, "exe"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return Image{}, v.unavailable(t, err)
+		return Image{}, fileKey{}, v.unavailable(t, err)
 	}
 	defer unix.Close(fd)
 	link, err := readlinkProc(t.pid, "exe")
 	if err != nil {
-		return Image{}, v.unavailable(t, err)
+		return Image{}, fileKey{}, v.unavailable(t, err)
 	}
-	return v.imageOf(fd, link, ReasonImageDeleted)
+	return v.imageKeyOf(fd, link, ReasonImageDeleted)
 }
 
 // imageOf checks and hashes an opened file whose kernel-reported path is
 // link. deletedReason is what a deleted file is refused with.
 func (v *Verifier) imageOf(fd int, link, deletedReason string) (Image, error) {
+	img, _, err := v.imageKeyOf(fd, link, deletedReason)
+	return img, err
+}
+
+// imageKeyOf is imageOf that also returns the version of the file that was
+// hashed (dev, inode, size, mtime, ctime).
+func (v *Verifier) imageKeyOf(fd int, link, deletedReason string) (Image, fileKey, error) {
 	w := &v.opts.weak
 	if !w.NoFilesystemCheck {
 		if err := checkFilesystem(fd); err != nil {
-			return Image{}, err
+			return Image{}, fileKey{}, err
 		}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return Image{}, refuse(ReasonIdentityUnavailable, "fstat image: %v", err)
+		return Image{}, fileKey{}, refuse(ReasonIdentityUnavailable, "fstat image: %v", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return Image{}, refuse(ReasonIdentityUnavailable, "image is not a regular file")
+		return Image{}, fileKey{}, refuse(ReasonIdentityUnavailable, "image is not a regular file")
 	}
 	if !w.NoImageChecks {
 		if err := checkPath(&st, link, deletedReason); err != nil {
-			return Image{}, err
+			return Image{}, fileKey{}, err
 		}
 	}
 	link = strings.TrimSuffix(link, " (deleted)")
 	hash, err := v.hashFD(fd, &st)
 	if err != nil {
-		return Image{}, err
+		return Image{}, fileKey{}, err
 	}
-	return Image{Path: link, Hash: hash}, nil
+	return Image{Path: link, Hash: hash}, keyOf(&st), nil
 }
 
 // checkPath refuses a deleted file and a path that names another file

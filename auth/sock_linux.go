@@ -29,6 +29,14 @@ type peerSys struct {
 	carried    bool  // exec holds the previous request's final, verified reading
 	refused    error // sticky: a refused connection stays refused
 
+	// The kept identity of this connection (pin_linux.go).
+	pinFD    int   // /proc/PID/mem: the address space identified; -1 without
+	statusFD int   // /proc/PID/status, opened with the pin; -1 without
+	pinAddr  int64 // a mapped address of that address space (start_code)
+	pinTried bool
+	keepable bool      // the last identity was a plain executable
+	cached   *Identity // set while it may answer the next request
+
 	msg    unix.Msghdr
 	iov    unix.Iovec
 	oob    [oobSize]byte
@@ -38,13 +46,16 @@ type peerSys struct {
 	readFn func(uintptr) bool
 }
 
-func (s *peerSys) reset() { s.pidfd = -1 }
+func (s *peerSys) reset() { s.pidfd, s.pinFD, s.statusFD = -1, -1, -1 }
 
 func (s *peerSys) release() {
-	if s.pidfd >= 0 {
-		unix.Close(s.pidfd)
-		s.pidfd = -1
+	for _, fd := range []*int{&s.pidfd, &s.pinFD, &s.statusFD} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
 	}
+	s.cached = nil
 }
 
 // PrepareListener switches on per-message credentials (SO_PASSCRED,

@@ -50,6 +50,8 @@ type weakening struct {
 	NoUIDCheck          bool // accept a peer of another uid
 	NoCmdlineCutCheck   bool // take a script from a command line read only in part
 	NoScriptOptionCheck bool // a script run with -x, PS4, BASH_FUNC_*, ... is still the identity
+	NoExecPin           bool // keep a connection's identity on an unchanged exec stamp, without the address-space pin
+	NoKeptRecheck       bool // answer from a kept identity without re-reading the tracer or the image's path
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for

@@ -1,0 +1,285 @@
+//go:build linux
+
+package auth
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Tests of the kept identity (pin_linux.go): a connection's identity is
+// reused between requests only while the address space it was found in is
+// the one running, not traced, and its image's path names the same file.
+
+// helperPinClient is the client of these tests ("pinclient"). It connects,
+// then for each of three lines "one", "two", "three" writes it and waits
+// for one byte from the daemon. Set, before the third line:
+//
+//	AUTH_TEST_PIN_REEXEC=1  the process re-execs its own image, with
+//	    address-space randomization off from its very start, its
+//	    environment the same length but with XX_PRELOAD renamed LD_PRELOAD,
+//	    and the connection on fd 3; the new image writes "three".
+//	AUTH_TEST_PIN_FIFO=path  the client waits for a line on that fifo
+//	    (the test attaches a tracer or swaps the image meanwhile).
+func helperPinClient() {
+	runtime.LockOSThread() // personality is per thread; exec runs on this one
+	switch os.Getenv("AUTH_TEST_PIN_STAGE") {
+	case "0": // turn randomization off, then start again as stage 1
+		if os.Getenv("AUTH_TEST_PIN_REEXEC") == "1" {
+			const addrNoRandomize = 0x0040000
+			_, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, addrNoRandomize, 0, 0)
+			if errno != 0 {
+				exitOn(errno)
+			}
+		}
+		reexec(-1, map[string]string{"AUTH_TEST_PIN_STAGE=0": "AUTH_TEST_PIN_STAGE=1"})
+	case "1":
+		c, err := net.Dial("unix", os.Getenv("AUTH_TEST_SOCK"))
+		exitOn(err)
+		uc := c.(*net.UnixConn)
+		for _, msg := range []string{"one\n", "two\n"} {
+			_, err := uc.Write([]byte(msg))
+			exitOn(err)
+			var b [1]byte
+			_, err = uc.Read(b[:])
+			exitOn(err)
+		}
+		if fifo := os.Getenv("AUTH_TEST_PIN_FIFO"); fifo != "" {
+			f, err := os.Open(fifo)
+			exitOn(err)
+			_, err = f.Read(make([]byte, 1))
+			exitOn(err)
+			f.Close()
+		}
+		if os.Getenv("AUTH_TEST_PIN_REEXEC") == "1" {
+			raw, err := uc.SyscallConn()
+			exitOn(err)
+			var fd int
+			raw.Control(func(u uintptr) { fd = int(u) })
+			reexec(fd, map[string]string{
+				"AUTH_TEST_PIN_STAGE=1": "AUTH_TEST_PIN_STAGE=2",
+				"XX_PRELOAD=":           "LD_PRELOAD=",
+			})
+		}
+		_, err = uc.Write([]byte("three\n"))
+		exitOn(err)
+		io.Copy(io.Discard, uc)
+	case "2":
+		conn := os.NewFile(3, "conn")
+		_, err := conn.Write([]byte("three\n"))
+		exitOn(err)
+		io.Copy(io.Discard, conn)
+	}
+}
+
+// reexec execs this process's own image again, with variables renamed in
+// place (prefix → prefix, same length, same position) so that the new
+// image's stack layout is the old one's; connFD, when set, becomes fd 3.
+func reexec(connFD int, rename map[string]string) {
+	env := os.Environ()
+	for i, kv := range env {
+		for from, to := range rename {
+			if strings.HasPrefix(kv, from) {
+				env[i] = to + kv[len(from):]
+			}
+		}
+	}
+	if connFD >= 0 {
+		exitOn(unix.Dup3(connFD, 3, 0))
+		exitOn(unix.SetNonblock(3, false))
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	exitOn(err)
+	exitOn(syscall.Exec(exe, []string{exe}, env))
+}
+
+// pinSession runs the daemon side of one pinclient connection: it reads
+// and identifies "one" and "two" (both must identify), calls between (the
+// test's action before the third line), then reads "three" and returns
+// its identification.
+func pinSession(t *testing.T, opts Options, env []string, bin string, between func(pid int)) (*Identity, error) {
+	t.Helper()
+	v := newVerifier(t, opts)
+	l, sock := listen(t, "")
+	env = append(env, "AUTH_TEST_HELPER=pinclient", "AUTH_TEST_PIN_STAGE=0")
+	startClient(t, sock, client{env: env, bin: bin})
+	p, err := acceptPeer(t, l, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDeadline(time.Now().Add(30 * time.Second))
+	for _, want := range []string{"one", "two"} {
+		if line, err := readLine(t, p); err != nil || line != want {
+			t.Fatalf("request %q: %q, %v", want, line, err)
+		}
+		if _, err := p.Identify(); err != nil {
+			t.Fatalf("request %q identified: %v", want, err)
+		}
+		if _, err := p.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.sys.cached == nil {
+		t.Fatalf("after two requests the identity is not kept (pin fd %d)", p.sys.pinFD)
+	}
+	if between != nil {
+		between(p.pid)
+	}
+	if line, err := readLine(t, p); err != nil || line != "three" {
+		t.Fatalf("third request: %q, %v", line, err)
+	}
+	return p.Identify()
+}
+
+// TestPinReexecSameImage: between two requests on a kept connection the
+// client re-execs its own image with address-space randomization off and an
+// environment of the same length that now holds LD_PRELOAD. The exec stamp
+// sees the same file and the same layout. Canary: keeping the identity on
+// the stamp alone answers the third request as the first program, with no
+// injection variable in sight; the pin refuses it (exec_after_connect).
+func TestPinReexecSameImage(t *testing.T) {
+	env := []string{"AUTH_TEST_PIN_REEXEC=1", "XX_PRELOAD=/nonexistent/keychain-auth-pin-test.so"}
+	id, err := pinSession(t, WithWeakening(Options{}, Weakening{NoExecPin: true}), env, "", nil)
+	if err != nil {
+		t.Fatalf("canary: the stamp alone should have kept the identity across the exec: %v", err)
+	}
+	if len(id.InjectedEnv) != 0 {
+		t.Fatalf("canary: kept identity reports %v; the point is that it cannot see the new environment", id.InjectedEnv)
+	}
+	_, err = pinSession(t, Options{}, env, "", nil)
+	wantReason(t, err, ReasonExecAfterConnect)
+}
+
+// TestPinTracerAttached: a tracer attaches to the client after its identity
+// is kept. Canary: without the re-read of /proc/PID/status the kept
+// identity says untraced; the real check reports the tracer (which the
+// policy refuses: traced_process).
+func TestPinTracerAttached(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatal("strace is needed (.ci/run installs it)")
+	}
+	attach := func(t *testing.T, fifo string) func(int) {
+		return func(pid int) {
+			tr := exec.Command(strace, "-f", "-o", "/dev/null", "-p", itoa(pid))
+			tr.Stderr = io.Discard
+			if err := tr.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tr.Process.Kill(); tr.Wait() })
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				bp := procBufs.Get().(*[]byte)
+				st, err := readStatus(pid, bp)
+				procBufs.Put(bp)
+				if err == nil && st.tracerPID != 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("strace did not attach within 10 s")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			release(t, fifo)
+		}
+	}
+	for _, weak := range []bool{true, false} {
+		opts := Options{}
+		if weak {
+			opts = WithWeakening(opts, Weakening{NoKeptRecheck: true})
+		}
+		fifo := makeFifo(t)
+		id, err := pinSession(t, opts, []string{"AUTH_TEST_PIN_FIFO=" + fifo}, "", attach(t, fifo))
+		if err != nil {
+			t.Fatalf("weak=%v: %v", weak, err)
+		}
+		if weak && id.TracerPID != 0 {
+			t.Fatalf("canary: the kept identity without re-reads should miss the tracer, got %d", id.TracerPID)
+		}
+		if !weak && id.TracerPID == 0 {
+			t.Fatal("the tracer attached after the identity was kept went unseen")
+		}
+	}
+}
+
+// TestPinImageReplaced: the client's image file is renamed over by another
+// file after its identity is kept (the running image's last link is gone).
+// Canary: without the path re-check the kept identity still names the
+// path; the real check identifies afresh and refuses (image_deleted).
+func TestPinImageReplaced(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		dir := t.TempDir()
+		bin := copyBinary(t, dir, "client", "")
+		other := copyBinary(t, dir, "other", "")
+		opts := Options{}
+		if weak {
+			opts = WithWeakening(opts, Weakening{NoKeptRecheck: true})
+		}
+		fifo := makeFifo(t)
+		id, err := pinSession(t, opts, []string{"AUTH_TEST_PIN_FIFO=" + fifo}, bin, func(int) {
+			if err := os.Rename(other, bin); err != nil {
+				t.Fatal(err)
+			}
+			release(t, fifo)
+		})
+		if weak {
+			if err != nil || id.Exe.Path != bin {
+				t.Fatalf("canary: the kept identity should still name %s: %+v, %v", bin, id, err)
+			}
+			continue
+		}
+		wantReason(t, err, ReasonImageDeleted)
+	}
+}
+
+// TestPinNotForOneRequest: a connection that makes one request (the CLI)
+// never opens the pin.
+func TestPinNotForOneRequest(t *testing.T) {
+	v := newVerifier(t, Options{})
+	l, sock := listen(t, "")
+	startClient(t, sock, client{env: []string{"AUTH_TEST_MSG=one\n"}})
+	p, err := acceptPeer(t, l, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, err := readLine(t, p); err != nil || line != "one" {
+		t.Fatalf("request: %q, %v", line, err)
+	}
+	if _, err := p.Identify(); err != nil {
+		t.Fatal(err)
+	}
+	if p.sys.pinFD >= 0 || p.sys.statusFD >= 0 || p.sys.cached != nil {
+		t.Fatalf("one request opened the pin (%d, %d) or kept the identity", p.sys.pinFD, p.sys.statusFD)
+	}
+}
+
+func makeFifo(t *testing.T) string {
+	t.Helper()
+	path := t.TempDir() + "/go"
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// release lets a pinclient waiting on fifo go on.
+func release(t *testing.T, fifo string) {
+	t.Helper()
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+}
