@@ -39,6 +39,7 @@ import (
 //	        program from then on)
 //	park    print "parked" and wait for stdin to close
 //	daemon  serve one connection on AUTH_TEST_SOCK, print what Read returns
+//
 // init keeps a helper's main goroutine on the process's main thread, so
 // that the execs the helpers make come from the thread group leader. An
 // exec from another thread makes the kernel retire the old leader, and for
