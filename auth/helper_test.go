@@ -39,19 +39,7 @@ import (
 //	        program from then on)
 //	park    print "parked" and wait for stdin to close
 //	daemon  serve one connection on AUTH_TEST_SOCK, print what Read returns
-//
-// init keeps a helper's main goroutine on the process's main thread, so
-// that the execs the helpers make come from the thread group leader. An
-// exec from another thread makes the kernel retire the old leader, and for
-// that moment /proc/PID/ns/* of the client's pid does not resolve: the
-// daemon then refuses identity_unavailable, which made tests flaky under
-// load.
-func init() {
-	if os.Getenv("AUTH_TEST_HELPER") != "" {
-		runtime.LockOSThread()
-	}
-}
-
+//	pinclient  three requests on one connection (pin_test.go)
 func TestMain(m *testing.M) {
 	switch os.Getenv("AUTH_TEST_HELPER") {
 	case "":
@@ -87,6 +75,18 @@ func TestMain(m *testing.M) {
 		helperPinClient()
 	}
 	os.Exit(0)
+}
+
+// init keeps a helper's main goroutine on the process's main thread, so
+// that the execs the helpers make come from the thread group leader. An
+// exec from another thread makes the kernel retire the old leader, and for
+// that moment /proc/PID/ns/* of the client's pid does not resolve: the
+// daemon then refuses identity_unavailable, which made tests flaky under
+// load.
+func init() {
+	if os.Getenv("AUTH_TEST_HELPER") != "" {
+		runtime.LockOSThread()
+	}
 }
 
 func exitOn(err error) {
