@@ -34,8 +34,25 @@ func serveCommand() *cli.Command {
 		Name:    "serve",
 		Aliases: []string{"start"},
 		Usage:   "run the daemon in the foreground (logs to stderr)",
+		// Every variable the daemon reads; TestServeHelpListsEveryVariable
+		// (integration) checks this list against the source.
+		Description: "Environment (besides the flags' own variables, shown with each flag):\n" +
+			"  KEYCHAIN_AUTH_PASSPHRASE       the file vault's passphrase (prefer the _FILE form)\n" +
+			"  KEYCHAIN_AUTH_PASSPHRASE_FILE  a file whose first line is the passphrase; mode 0600, else refused\n" +
+			"                                 (without either, a passphrase vault starts locked until\n" +
+			"                                 keychain-auth unlock; both are unset once read)\n" +
+			"  KEYCHAIN_AUTH_CONFIG_DIR       policy directory (default $XDG_CONFIG_HOME/keychain-auth,\n" +
+			"                                 ~/.config/keychain-auth; Windows %APPDATA%\\keychain-auth)\n" +
+			"  KEYCHAIN_AUTH_DATA_DIR         data directory: vault, audit log (default $XDG_DATA_HOME/keychain-auth,\n" +
+			"                                 ~/.local/share/keychain-auth; macOS ~/Library/Application Support/keychain-auth;\n" +
+			"                                 Windows %LOCALAPPDATA%\\keychain-auth)\n" +
+			"  XDG_CONFIG_HOME, XDG_DATA_HOME, HOME, APPDATA, LOCALAPPDATA  the defaults above\n" +
+			"  XDG_RUNTIME_DIR                default endpoint $XDG_RUNTIME_DIR/keychain-auth/agent.sock\n" +
+			"                                 (else ~/.cache/keychain-auth/agent.sock)\n" +
+			"  DBUS_SESSION_BUS_ADDRESS       the session bus of the Secret Service (backend auto, secret-service)\n" +
+			"System mode (--system) uses fixed paths and refuses the passphrase variables and --socket.",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "system", Usage: "system mode: run as the service user, with root-owned policy and a vault per user (set up with `sudo keychain-auth install --system`; Linux)"},
+			&cli.BoolFlag{Name: "system", Usage: "system mode: run as the service user, with root-owned policy and a vault per user (Linux; set up with: sudo keychain-auth install --system)"},
 			socketFlag(),
 			&cli.StringFlag{Name: "backend", Value: "auto", EnvVars: []string{"KEYCHAIN_AUTH_BACKEND"},
 				Usage: "secret store: " + strings.Join(backend.Names(), ", ")},
@@ -47,7 +64,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: def.IdleTimeout, Usage: "close a connection idle this long"},
 			&cli.IntFlag{Name: "max-pending", Value: 100, Usage: "most programs waiting for approval"},
 			&cli.DurationFlag{Name: "auto-lock", Value: 0, EnvVars: []string{"KEYCHAIN_AUTH_AUTO_LOCK"},
-				Usage: "lock the file vault after this long without a request (0: never); `keychain-auth unlock` opens it again"},
+				Usage: "lock the file vault after `DURATION` without a request, e.g. 15m (0: never); keychain-auth unlock opens it again"},
 		},
 		Action: func(c *cli.Context) error {
 			lim := broker.Limits{MaxLine: c.Int("max-line"), MaxTargets: c.Int("max-targets"),
@@ -232,7 +249,7 @@ func newServer(log *slog.Logger, o serveOptions, store backend.Store, cfgDir, da
 		return nil, nil, err
 	}
 	srv := broker.New(broker.Options{
-		Store: store, Verifier: verifier, Logger: log, Limits: o.limits, Audit: auditLog,
+		Store: store, Verifier: verifier, Self: self, Logger: log, Limits: o.limits, Audit: auditLog,
 		Policy:  config.NewSource(filepath.Join(cfgDir, config.ConfigFile)),
 		Pending: &config.Pending{Path: filepath.Join(cfgDir, config.PendingFile), Max: o.maxPending, TTL: 24 * time.Hour},
 		Version: version, Endpoint: endpoint,

@@ -125,7 +125,7 @@ func newSystemServer(log *slog.Logger, o serveOptions, layout config.SystemLayou
 	}
 	ts := &tenantSet{layout: layout, maxPending: o.maxPending, log: log, daemonAudit: daemonAudit, byUID: map[uint32]*broker.Tenant{}}
 	srv := broker.New(broker.Options{
-		Tenants: ts.get, Audit: daemonAudit, Verifier: verifier, Logger: log, Limits: o.limits,
+		Tenants: ts.get, Audit: daemonAudit, Verifier: verifier, Self: self, Logger: log, Limits: o.limits,
 		Version: version, Endpoint: layout.Socket, Mode: broker.ModeSystem,
 	})
 	return srv, ts, nil
