@@ -116,38 +116,3 @@ func roundTrip(c *cli.Context, req *transport.Request) (*transport.Response, err
 	}
 	return nil, refusal(resp)
 }
-
-func refusal(resp *transport.Response) *cliError {
-	e := refusalFor(resp)
-	if resp.Hint != "" {
-		// The daemon's own explanation comes first: it names what it saw.
-		e.hints = append([]string{resp.Hint}, e.hints...)
-	}
-	return e
-}
-
-func refusalFor(resp *transport.Response) *cliError {
-	switch resp.Reason {
-	case transport.ReasonPendingApproval:
-		return fail(exitUnregistered, "this program is not registered; it was queued for approval").
-			hint("see it with `keychain-auth list-pending`, then `keychain-auth approve HASH`")
-	case transport.ReasonPendingQueueFull:
-		return fail(exitUnregistered, "this program is not registered, and the approval queue is full").
-			hint("review `keychain-auth list-pending`; entries expire after 24 hours")
-	case transport.ReasonServiceNotAllowed:
-		return fail(exitDenied, "denied: the policy does not allow this service").
-			hint("an admin can allow it with `keychain-auth grant PATH --read SERVICE` (or --write)")
-	case transport.ReasonActionNotInPolicy:
-		return fail(exitDenied, "denied: listing and prefix operations need search permission").
-			hint("an admin can allow it with `keychain-auth grant PATH --search`")
-	case transport.ReasonCourierNotScript:
-		return fail(exitDenied, "denied: keychain-auth get/put/delete/ls answer only for scripts, and the program that ran this one is not a script the daemon can verify").
-			hint("run it from a registered script (see SECURITY.md, \"Scripts\"); a program should speak the socket protocol itself (docs/protocol.md)")
-	case transport.ReasonStoreLocked:
-		return fail(exitError, "the secret store is locked").hint("unlock it with `keychain-auth unlock`")
-	}
-	if resp.Status == transport.StatusDenied {
-		return fail(exitDenied, "denied: %s", resp.Reason)
-	}
-	return fail(exitError, "daemon answered %s: %s", resp.Status, resp.Reason)
-}
