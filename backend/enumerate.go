@@ -18,15 +18,13 @@ var _ Enumerator = (*Vault)(nil)
 
 // Services lists the vault's services that hold at least one item.
 func (v *Vault) Services() ([]string, error) {
-	d, err := v.current()
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, name := range slices.Sorted(maps.Keys(d)) {
-		if sd := d[name]; sd != nil && len(sd.keys) > 0 {
-			out = append(out, name)
+	err := v.read(func(d vaultData) {
+		for _, name := range slices.Sorted(maps.Keys(d)) {
+			if sd := d[name]; sd != nil && len(sd.keys) > 0 {
+				out = append(out, name)
+			}
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }

@@ -20,6 +20,9 @@ const (
 	VaultKeyFileName = "vault.key"
 	// VaultLockFileName is the lock every writer of the vault holds.
 	VaultLockFileName = "vault.lock"
+	// VaultJournalFileName holds the encrypted writes made since the vault
+	// file was last written (see vault_journal.go).
+	VaultJournalFileName = "vault.journal"
 )
 
 // ErrPassphraseRequired: the vault is protected by a passphrase and none was
@@ -47,22 +50,26 @@ type VaultOptions struct {
 	LockedWithoutPassphrase bool
 }
 
-// Vault is the encrypted file store: one file, VaultFileName, holding every
+// Vault is the encrypted file store: a snapshot, VaultFileName, holding every
 // service, key, value and attribute, encrypted as a whole with
 // XChaCha20-Poly1305 under a key from Argon2id (passphrase mode) or from a
-// key file. Reads are served from the decrypted copy in memory; every change
-// rewrites the whole file atomically under an exclusive file lock, and the
-// in-memory copy changes only once the new file is in place, so a batch is
+// key file, and a journal, VaultJournalFileName, of the batches written
+// since, each sealed with the same key. Reads are served from the decrypted
+// copy in memory. A change is one synced journal record, written under an
+// exclusive file lock; now and then it is a new snapshot instead, written
+// atomically (temporary file, fsync, rename), which replaces the journal.
+// Memory changes only once the change is on disk, so a batch is
 // all-or-nothing. Changes written by another process (an offline command)
 // are picked up before the next read or write.
 type Vault struct {
-	dir, path, keyPath, lockPath string
+	dir, path, keyPath, lockPath, journalPath string
 
 	mu     sync.RWMutex
-	hdr    header              // mode, KDF and salt of the file on disk
+	hdr    header              // version, mode, KDF, salt and nonce of the snapshot on disk
 	key    *[vaultKeySize]byte // nil while locked or closed
 	data   vaultData           // nil while locked or closed
-	disk   os.FileInfo         // the vault file as this process last read or wrote it
+	disk   os.FileInfo         // the snapshot as this process last read or wrote it
+	j      journalState        // the journal likewise
 	closed bool
 }
 
@@ -81,6 +88,8 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 		path:     filepath.Join(dir, VaultFileName),
 		keyPath:  filepath.Join(dir, VaultKeyFileName),
 		lockPath: filepath.Join(dir, VaultLockFileName),
+
+		journalPath: filepath.Join(dir, VaultJournalFileName),
 	}
 	if err := ensurePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)
@@ -94,6 +103,7 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 	// vault or of the key file (written once, on creation).
 	atomicfile.RemoveStaleTemps(v.path)
 	atomicfile.RemoveStaleTemps(v.keyPath)
+	atomicfile.RemoveStaleTemps(v.journalPath)
 	raw, err := os.ReadFile(v.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -146,11 +156,13 @@ func (v *Vault) create(pass secret.Value) error {
 			return err
 		}
 	}
-	return v.writeLocked(h, key, vaultData{})
+	_, err := v.writeLocked(h, key, vaultData{})
+	return err
 }
 
-// load decrypts raw with the key pass (or the key file) gives and makes it
-// the current state. The caller holds the file lock.
+// load decrypts raw and its journal with the key pass (or the key file)
+// gives and makes them the current state. Nothing is written unless the
+// key opened the snapshot. The caller holds the file lock.
 func (v *Vault) load(raw []byte, pass secret.Value) error {
 	h, err := parseHeader(raw)
 	if err != nil {
@@ -160,25 +172,46 @@ func (v *Vault) load(raw []byte, pass secret.Value) error {
 	if err != nil {
 		return err
 	}
-	data, err := decrypt(key, raw)
-	if err != nil {
-		clear(key[:])
-		return err
-	}
-	st, err := os.Stat(v.path)
+	data, st, j, err := v.readState(h, key, raw)
 	if err != nil {
 		clear(key[:])
 		return err
 	}
 	v.forgetKey()
-	v.hdr, v.key, v.data, v.disk = h, key, data, st
+	v.hdr, v.key, v.data, v.disk, v.j = h, key, data, st, j
 	if h.mode == modePassphrase {
 		// A key file beside a passphrase vault is the leftover of a
 		// ChangePassphrase interrupted after its durable write; it opens
 		// only older copies of the vault, so it goes.
 		_ = os.Remove(v.keyPath)
 	}
+	if !j.live && j.disk != nil {
+		// Likewise a journal of an older snapshot: everything in it is in
+		// the current one, and it may be sealed under a replaced key.
+		if os.Remove(v.journalPath) == nil {
+			v.j = journalState{}
+		}
+	}
 	return nil
+}
+
+// readState decrypts the snapshot raw, whose header is h, with key and
+// replays its journal: the vault as the disk holds it, and the files'
+// identities. The caller holds the file lock.
+func (v *Vault) readState(h header, key *[vaultKeySize]byte, raw []byte) (vaultData, os.FileInfo, journalState, error) {
+	data, err := decrypt(key, raw)
+	if err != nil {
+		return nil, nil, journalState{}, err
+	}
+	st, err := os.Stat(v.path)
+	if err != nil {
+		return nil, nil, journalState{}, err
+	}
+	j, err := v.replayJournal(key, &h.nonce, data, journalState{})
+	if err != nil {
+		return nil, nil, journalState{}, err
+	}
+	return data, st, j, nil
 }
 
 // openLocked takes the header of a passphrase vault and stays locked: no
@@ -215,16 +248,21 @@ func decrypt(key *[vaultKeySize]byte, raw []byte) (vaultData, error) {
 }
 
 // writeLocked encrypts data under key with header h (fresh nonce) and
-// replaces the vault file; the in-memory state becomes (h, key, data) only
-// once the new file is in place. The caller holds v.mu and the file lock.
-func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) error {
+// replaces the vault file, a new snapshot, which makes the journal
+// obsolete; the in-memory state becomes (h, key, data) only once the new
+// file is in place, which renamed reports. The caller holds v.mu and the
+// file lock.
+func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) (renamed bool, err error) {
 	pt := encodePayload(data)
-	file, err := seal(key, h, pt)
+	file, h, err := seal(key, h, pt)
 	clear(pt)
 	if err != nil {
-		return fmt.Errorf("encrypt vault: %w", err)
+		if key != v.key {
+			clear(key[:])
+		}
+		return false, fmt.Errorf("encrypt vault: %w", err)
 	}
-	renamed, err := writeVaultFile(v.path, file, 0o600)
+	renamed, err = writeVaultFile(v.path, file, 0o600)
 	if renamed {
 		st, serr := os.Stat(v.path)
 		if serr != nil {
@@ -234,13 +272,20 @@ func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) e
 			v.forgetKey()
 		}
 		v.hdr, v.key, v.data, v.disk = h, key, data, st
+		// The old journal is of another generation now, ignored by every
+		// reader. Remove it only once the snapshot is durable: should the
+		// rename be lost, the old snapshot and its journal are the state.
+		if err == nil {
+			_ = os.Remove(v.journalPath)
+		}
+		v.j = journalState{disk: statOrNil(v.journalPath)}
 	} else if key != v.key {
 		// A new key (create, ChangePassphrase) that never reached the
 		// disk is of no further use; zero it rather than leave it to the
 		// garbage collector.
 		clear(key[:])
 	}
-	return err
+	return renamed, err
 }
 
 // forgetKey zeroes the key (best effort: Go may have copied it) and drops

@@ -11,10 +11,12 @@ import (
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
-// vaultData is the decrypted content of a vault: service → items. A
-// published vaultData is never modified; changes build a new one (sharing
-// the untouched services), so readers need no copy and a failed write
-// leaves the current one as it was.
+// vaultData is the decrypted content of a vault: service → items. It is
+// changed in place, by one writer holding Vault.mu, and read under the read
+// lock; a write changes it only once the change is on disk (or undoes it
+// when the disk write fails), so a batch is all-or-nothing in memory too.
+// Changing one key costs a map update and, for a new or removed key, one
+// shift of the sorted key slice: no copy of the vault.
 type vaultData map[string]*serviceData
 
 type serviceData struct {
@@ -54,55 +56,95 @@ func (d vaultData) list(service, prefix string, withValues bool) []Item {
 	return out
 }
 
-// withSet returns a copy of d with items set in service.
-func (d vaultData) withSet(service string, items []Item) vaultData {
-	sd := d[service].clone()
-	for _, it := range items {
-		var attrs map[string]string
-		if len(it.Attributes) > 0 {
-			attrs = maps.Clone(it.Attributes)
+// vaultChange is one Set or Delete batch: what a journal record holds.
+type vaultChange struct {
+	del     bool
+	service string
+	items   []Item   // Set
+	keys    []string // Delete
+}
+
+// changes reports whether applying c to d would change anything: a Delete
+// of keys that are all missing writes nothing.
+func (c *vaultChange) changes(d vaultData) bool {
+	if !c.del {
+		return len(c.items) > 0
+	}
+	sd := d[c.service]
+	return sd != nil && slices.ContainsFunc(c.keys, func(k string) bool { _, ok := sd.items[k]; return ok })
+}
+
+// apply changes d in place and returns what undoes it (for a write that
+// did not reach the disk).
+func (d vaultData) apply(c *vaultChange) (undo func()) {
+	type prior struct {
+		key     string
+		e       vaultEntry
+		existed bool
+	}
+	var was []prior
+	remember := func(k string) {
+		var e vaultEntry
+		ok := false
+		if sd := d[c.service]; sd != nil {
+			e, ok = sd.items[k]
 		}
-		sd.items[it.Key] = vaultEntry{value: it.Value, attrs: attrs}
+		was = append(was, prior{k, e, ok})
 	}
-	return d.replace(service, sd)
+	if c.del {
+		for _, k := range c.keys {
+			remember(k)
+			d.remove(c.service, k)
+		}
+	} else {
+		for _, it := range c.items {
+			remember(it.Key)
+			var attrs map[string]string
+			if len(it.Attributes) > 0 {
+				attrs = maps.Clone(it.Attributes)
+			}
+			d.put(c.service, it.Key, vaultEntry{value: it.Value, attrs: attrs})
+		}
+	}
+	return func() {
+		for i := len(was) - 1; i >= 0; i-- {
+			if p := was[i]; p.existed {
+				d.put(c.service, p.key, p.e)
+			} else {
+				d.remove(c.service, p.key)
+			}
+		}
+	}
 }
 
-// withDelete returns a copy of d without keys in service, and whether
-// anything was removed (nothing to write otherwise).
-func (d vaultData) withDelete(service string, keys []string) (vaultData, bool) {
-	old := d[service]
-	if old == nil || !slices.ContainsFunc(keys, func(k string) bool { _, ok := old.items[k]; return ok }) {
-		return d, false
+func (d vaultData) put(service, key string, e vaultEntry) {
+	sd := d[service]
+	if sd == nil {
+		sd = &serviceData{items: map[string]vaultEntry{}}
+		d[service] = sd
 	}
-	sd := old.clone()
-	for _, k := range keys {
-		delete(sd.items, k)
+	if _, ok := sd.items[key]; !ok {
+		i, _ := slices.BinarySearch(sd.keys, key)
+		sd.keys = slices.Insert(sd.keys, i, key)
 	}
-	return d.replace(service, sd), true
+	sd.items[key] = e
 }
 
-func (sd *serviceData) clone() *serviceData {
-	out := &serviceData{items: map[string]vaultEntry{}}
-	if sd != nil {
-		out.items = maps.Clone(sd.items)
+func (d vaultData) remove(service, key string) {
+	sd := d[service]
+	if sd == nil {
+		return
 	}
-	return out
-}
-
-// replace returns a copy of d where service holds sd (or nothing when sd is
-// empty), refreshing sd's sorted key index.
-func (d vaultData) replace(service string, sd *serviceData) vaultData {
-	out := maps.Clone(d)
-	if out == nil {
-		out = vaultData{}
+	if _, ok := sd.items[key]; !ok {
+		return
+	}
+	delete(sd.items, key)
+	if i, ok := slices.BinarySearch(sd.keys, key); ok {
+		sd.keys = slices.Delete(sd.keys, i, i+1)
 	}
 	if len(sd.items) == 0 {
-		delete(out, service)
-		return out
+		delete(d, service)
 	}
-	sd.keys = slices.Sorted(maps.Keys(sd.items))
-	out[service] = sd
-	return out
 }
 
 // Payload encoding: a version byte, then length-prefixed fields in sorted
@@ -213,4 +255,66 @@ func (r *payloadReader) str() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// Change encoding, the plaintext of a journal record:
+//
+//	version(1) op('s' set, 'd' delete) service
+//	  set:    nItems { key value nAttrs { name value } }
+//	  delete: nKeys { key }
+const changeVersion = 1
+
+func encodeChange(c *vaultChange) []byte {
+	b := []byte{changeVersion, 's'}
+	if c.del {
+		b[1] = 'd'
+	}
+	b = appendString(b, c.service)
+	if c.del {
+		b = binary.AppendUvarint(b, uint64(len(c.keys)))
+		for _, k := range c.keys {
+			b = appendString(b, k)
+		}
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.items)))
+	for _, it := range c.items {
+		b = appendString(b, it.Key)
+		b = appendString(b, it.Value.Reveal())
+		b = binary.AppendUvarint(b, uint64(len(it.Attributes)))
+		for _, name := range slices.Sorted(maps.Keys(it.Attributes)) {
+			b = appendString(b, name)
+			b = appendString(b, it.Attributes[name])
+		}
+	}
+	return b
+}
+
+func decodeChange(b []byte) (*vaultChange, error) {
+	if len(b) < 2 || b[0] != changeVersion || (b[1] != 's' && b[1] != 'd') {
+		return nil, errBadPayload
+	}
+	c := &vaultChange{del: b[1] == 'd'}
+	r := &payloadReader{b: b[2:]}
+	c.service = r.str()
+	for range r.count() {
+		key := r.str()
+		if c.del {
+			c.keys = append(c.keys, key)
+			continue
+		}
+		it := Item{Key: key, Value: secret.New(r.str())}
+		if n := r.count(); n > 0 {
+			it.Attributes = make(map[string]string, n)
+			for range n {
+				name := r.str()
+				it.Attributes[name] = r.str()
+			}
+		}
+		c.items = append(c.items, it)
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errBadPayload
+	}
+	return c, nil
 }

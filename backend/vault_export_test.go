@@ -31,17 +31,36 @@ func DeriveDefaultKeyForTest(pass string) {
 	clear(deriveKey(secret.New(pass), &h)[:])
 }
 
-// FailVaultWritesForTest makes every vault write fail: before the rename
-// when renamed is false, after it (a failed directory fsync) when true.
-func FailVaultWritesForTest(renamed bool, err error) (restore func()) {
-	old := writeVaultFile
+// FailVaultWritesForTest makes every vault write fail. A snapshot write
+// fails before the rename when landed is false, after it (a failed
+// directory fsync) when true; a journal append fails before writing when
+// landed is false, after its record was written and synced when true.
+func FailVaultWritesForTest(landed bool, err error) (restore func()) {
+	old, oldJ := writeVaultFile, writeJournalRecord
 	writeVaultFile = func(path string, data []byte, perm os.FileMode) (bool, error) {
-		if renamed {
+		if landed {
 			if _, werr := old(path, data, perm); werr != nil {
 				return false, werr
 			}
 		}
-		return renamed, err
+		return landed, err
 	}
-	return func() { writeVaultFile = old }
+	writeJournalRecord = func(f *os.File, rec []byte, off int64) error {
+		if landed {
+			if werr := oldJ(f, rec, off); werr != nil {
+				return werr
+			}
+		}
+		return err
+	}
+	return func() { writeVaultFile, writeJournalRecord = old, oldJ }
+}
+
+// VaultCompactionForTest sets when the journal is compacted into a new
+// snapshot: once it would pass max(minBytes, snapshot size >> shift).
+// VaultCompactionForTest(0, 63) makes every write a snapshot write.
+func VaultCompactionForTest(minBytes int64, shift uint) (restore func()) {
+	oldMin, oldShift := compactMinBytes, compactShift
+	compactMinBytes, compactShift = minBytes, shift
+	return func() { compactMinBytes, compactShift = oldMin, oldShift }
 }

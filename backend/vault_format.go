@@ -13,11 +13,12 @@ import (
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
-// On-disk layout of a vault file, version 1. Every integer is big-endian.
+// On-disk layout of a vault file (the snapshot), versions 1 and 2. Every
+// integer is big-endian.
 //
 //	offset size field
 //	0      8    magic "KCAVAULT"
-//	8      2    format version (1)
+//	8      2    format version (1 or 2)
 //	10     1    mode: 1 key file, 2 passphrase
 //	11     1    Argon2id threads (0 in key-file mode)
 //	12     4    Argon2id passes (0 in key-file mode)
@@ -29,9 +30,16 @@ import (
 // The whole 60-byte header is the AEAD's associated data, so a changed
 // mode, KDF parameter, salt or version fails decryption like a changed
 // ciphertext byte does.
+//
+// Version 2 has the same layout; it says that a journal (vault_journal.go)
+// may carry writes made after this snapshot. Version 1 files, written
+// before the journal existed, are read as they are and rewritten as version
+// 2 by their first write, so that a binary that knows only version 1
+// refuses the vault instead of silently ignoring its journal.
 const (
 	vaultMagic     = "KCAVAULT"
-	vaultVersion   = 1
+	vaultVersion   = 2
+	vaultVersionV1 = 1
 	headerSize     = 60
 	saltSize       = 16
 	vaultKeySize   = chacha20poly1305.KeySize
@@ -63,12 +71,14 @@ type kdfParams struct {
 // vaults keep whatever their header says.
 var defaultKDF = kdfParams{Time: 2, MemoryKiB: 64 << 10, Threads: 2}
 
-// header is the plaintext part of a vault file.
+// header is the plaintext part of a vault file. version is what the file
+// said; marshal always writes vaultVersion.
 type header struct {
-	mode  byte
-	kdf   kdfParams
-	salt  [saltSize]byte
-	nonce [chacha20poly1305.NonceSizeX]byte
+	version uint16
+	mode    byte
+	kdf     kdfParams
+	salt    [saltSize]byte
+	nonce   [chacha20poly1305.NonceSizeX]byte
 }
 
 func (h *header) marshal() []byte {
@@ -89,8 +99,9 @@ func parseHeader(b []byte) (header, error) {
 	if len(b) < headerSize+chacha20poly1305.Overhead || string(b[:8]) != vaultMagic {
 		return h, errors.New("not a keychain-auth vault file")
 	}
-	if v := binary.BigEndian.Uint16(b[8:]); v != vaultVersion {
-		return h, fmt.Errorf("unsupported vault format version %d", v)
+	h.version = binary.BigEndian.Uint16(b[8:])
+	if h.version != vaultVersion && h.version != vaultVersionV1 {
+		return h, fmt.Errorf("unsupported vault format version %d", h.version)
 	}
 	h.mode = b[10]
 	h.kdf = kdfParams{
@@ -142,20 +153,21 @@ func deriveKey(pass secret.Value, h *header) *[vaultKeySize]byte {
 	return &key
 }
 
-// seal encrypts plaintext under key with a fresh nonce written into h and
-// returns the whole file.
-func seal(key *[vaultKeySize]byte, h header, plaintext []byte) ([]byte, error) {
+// seal encrypts plaintext under key with a fresh nonce and returns the
+// whole file (current version) and the header written into it.
+func seal(key *[vaultKeySize]byte, h header, plaintext []byte) ([]byte, header, error) {
 	aead, err := chacha20poly1305.NewX(key[:])
 	if err != nil {
-		return nil, err
+		return nil, h, err
 	}
 	if _, err := rand.Read(h.nonce[:]); err != nil {
-		return nil, fmt.Errorf("nonce: %w", err)
+		return nil, h, fmt.Errorf("nonce: %w", err)
 	}
+	h.version = vaultVersion
 	ad := h.marshal()
 	out := make([]byte, 0, len(ad)+len(plaintext)+aead.Overhead())
 	out = append(out, ad...)
-	return aead.Seal(out, h.nonce[:], plaintext, ad), nil
+	return aead.Seal(out, h.nonce[:], plaintext, ad), h, nil
 }
 
 // open authenticates and decrypts a whole vault file whose header h was

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -122,11 +123,21 @@ func TestVaultChangePassphrase(t *testing.T) {
 	wantValue(t, openVault(t, dir, "new passphrase"), "svc", "k", "value")
 }
 
+// A failed write changes neither memory nor the disk, whether the change
+// was to go into the journal or into a new snapshot.
 func TestVaultBatchAllOrNothing(t *testing.T) {
+	t.Run("Journal", func(t *testing.T) { testBatchAllOrNothing(t, false) })
+	t.Run("Snapshot", func(t *testing.T) {
+		t.Cleanup(backend.VaultCompactionForTest(0, 63))
+		testBatchAllOrNothing(t, true)
+	})
+}
+
+func testBatchAllOrNothing(t *testing.T, snapshot bool) {
 	dir := t.TempDir()
 	v := openVault(t, dir, "")
 	set(t, v, "svc", backend.Item{Key: "keep", Value: secret.New("old")})
-	before := readVaultFile(t, dir)
+	before := readDir(t, dir)
 
 	restore := backend.FailVaultWritesForTest(false, errors.New("injected: disk full"))
 	batch := []backend.Item{{Key: "keep", Value: secret.New("new")}, {Key: "a", Value: secret.New("1")}, {Key: "b", Value: secret.New("2")}}
@@ -141,20 +152,61 @@ func TestVaultBatchAllOrNothing(t *testing.T) {
 	if items, _ := v.List("svc", "", false); len(items) != 1 {
 		t.Errorf("after a failed batch: %d items in memory, want 1", len(items))
 	}
-	if after := readVaultFile(t, dir); string(after) != string(before) {
-		t.Error("a failed write changed the vault file")
+	if after := readDir(t, dir); !maps.Equal(before, after) {
+		t.Error("a failed write changed the files of the vault")
 	}
 
-	// A failure after the rename (the directory fsync): the file changed,
-	// so memory follows it and the error is still reported.
-	restore = backend.FailVaultWritesForTest(true, errors.New("injected: fsync dir"))
-	if err := v.Set("svc", batch); err == nil {
-		t.Error("Set reported success although the directory fsync failed")
-	}
+	restore = backend.FailVaultWritesForTest(true, errors.New("injected: fsync"))
+	err := v.Set("svc", batch)
 	restore()
-	wantValue(t, v, "svc", "a", "1")
+	if err == nil {
+		t.Error("Set reported success although the write failed")
+	}
+	if snapshot {
+		// A failure after the rename (the directory fsync): the file
+		// changed, so memory follows it and the error is still reported.
+		wantValue(t, v, "svc", "a", "1")
+		v.Close()
+		wantValue(t, openVault(t, dir, ""), "svc", "keep", "new")
+		return
+	}
+	// A journal record whose fsync failed is cut off again: the change is
+	// in neither memory nor the file, and the next write goes on from there.
+	if _, err := v.Get("svc", "a"); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("after a failed append: Get(a) err = %v, want ErrNotFound", err)
+	}
+	if after := readDir(t, dir); !maps.Equal(before, after) {
+		t.Error("a failed append left its record in the journal")
+	}
+	set(t, v, "svc", backend.Item{Key: "c", Value: secret.New("3")})
 	v.Close()
-	wantValue(t, openVault(t, dir, ""), "svc", "keep", "new")
+	v2 := openVault(t, dir, "")
+	wantValue(t, v2, "svc", "keep", "old")
+	wantValue(t, v2, "svc", "c", "3")
+	if _, err := v2.Get("svc", "a"); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("after reopening: Get(a) err = %v, want ErrNotFound", err)
+	}
+}
+
+// readDir returns the content of every file in dir but the lock.
+func readDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		if e.Name() == backend.VaultLockFileName {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
 }
 
 // Two Vaults on one directory stand for the daemon and an offline command:

@@ -26,11 +26,11 @@ func (v *Vault) Info() Info {
 
 // Get returns one item with its value. A missing key is ErrNotFound.
 func (v *Vault) Get(service, key string) (Item, error) {
-	d, err := v.current()
-	if err != nil {
+	var it Item
+	var ok bool
+	if err := v.read(func(d vaultData) { it, ok = d.get(service, key) }); err != nil {
 		return Item{}, fmt.Errorf("get: %w", err)
 	}
-	it, ok := d.get(service, key)
 	if !ok {
 		return Item{}, fmt.Errorf("get: %w", ErrNotFound)
 	}
@@ -39,11 +39,11 @@ func (v *Vault) Get(service, key string) (Item, error) {
 
 // List returns the items of service whose key starts with prefix, sorted.
 func (v *Vault) List(service, prefix string, withValues bool) ([]Item, error) {
-	d, err := v.current()
-	if err != nil {
+	var items []Item
+	if err := v.read(func(d vaultData) { items = d.list(service, prefix, withValues) }); err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	return d.list(service, prefix, withValues), nil
+	return items, nil
 }
 
 // Set creates or overwrites items, all or none.
@@ -51,13 +51,13 @@ func (v *Vault) Set(service string, items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	return v.commit("set", func(d vaultData) (vaultData, bool) { return d.withSet(service, items), true })
+	return v.commit("set", &vaultChange{service: service, items: items})
 }
 
 // Delete removes keys, all or none; missing keys are ignored and a batch of
 // only missing keys writes nothing.
 func (v *Vault) Delete(service string, keys []string) error {
-	return v.commit("delete", func(d vaultData) (vaultData, bool) { return d.withDelete(service, keys) })
+	return v.commit("delete", &vaultChange{del: true, service: service, keys: keys})
 }
 
 // Close forgets the key and the plaintext; later calls fail.
@@ -127,7 +127,11 @@ func (v *Vault) ChangePassphrase(newPass secret.Value) error {
 			return err
 		}
 		wasKeyFile := v.hdr.mode == modeKeyFile
-		if err := v.writeLocked(h, deriveKey(newPass, &h), v.data); err != nil {
+		// The new snapshot holds the journal's records too (the vault was
+		// brought up to date under the lock) and replaces the journal, so
+		// nothing stays sealed under the old key but what the file system
+		// has not reused yet.
+		if _, err := v.writeLocked(h, deriveKey(newPass, &h), v.data); err != nil {
 			return err
 		}
 		if wasKeyFile {
@@ -140,17 +144,27 @@ func (v *Vault) ChangePassphrase(newPass secret.Value) error {
 	})
 }
 
-// commit applies a change: build the next state from the current one, write
-// it, publish it. build reports false when there is nothing to write.
-func (v *Vault) commit(op string, build func(vaultData) (vaultData, bool)) error {
+// commit writes a change and then applies it in memory: as one journal
+// record, or, when the journal is due for compaction or the snapshot is
+// still version 1, as a new snapshot.
+func (v *Vault) commit(op string, c *vaultChange) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.withFileLock(op, func() error {
-		next, changed := build(v.data)
-		if !changed {
+		if !c.changes(v.data) {
 			return nil
 		}
-		return v.writeLocked(v.hdr, v.key, next)
+		pt := encodeChange(c)
+		defer clear(pt)
+		if !v.shouldSnapshot(len(pt)) {
+			return v.appendLocked(c, pt)
+		}
+		undo := v.data.apply(c)
+		renamed, err := v.writeLocked(v.hdr, v.key, v.data)
+		if !renamed {
+			undo()
+		}
+		return err
 	})
 }
 
@@ -174,25 +188,34 @@ func (v *Vault) withFileLock(op string, fn func() error) error {
 	return nil
 }
 
-// current returns the state to read from, reloading it first when another
-// process replaced the file since this one last read or wrote it.
-func (v *Vault) current() (vaultData, error) {
+// read runs fn on the current state under the read lock, reloading it
+// first when another process changed the files since this one last read or
+// wrote them. The state is changed in place by writers, so fn must not
+// keep references into it.
+func (v *Vault) read(fn func(vaultData)) error {
 	v.mu.RLock()
-	d, err, stale := v.data, v.usable(), v.stale()
+	err, stale := v.usable(), v.stale()
+	if err == nil && !stale {
+		fn(v.data)
+	}
 	v.mu.RUnlock()
 	if err != nil || !stale {
-		return d, err
+		return err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	err = v.withFileLock("reload", func() error { return nil })
-	return v.data, err
+	return v.withFileLock("reload", func() error { fn(v.data); return nil })
 }
 
-// stale reports whether the file on disk is not the one in memory. Every
-// write renames a new file into place, so a different file identity is a
-// change; size and time catch a rewrite in place by some other tool.
+// stale reports whether the files on disk are not the ones in memory.
+// Every snapshot write renames a new file into place, so a different file
+// identity is a change; size and time catch a journal append and a
+// rewrite in place by some other tool.
 func (v *Vault) stale() bool {
+	return v.snapshotStale() || v.journalStale()
+}
+
+func (v *Vault) snapshotStale() bool {
 	if v.disk == nil {
 		return true
 	}
@@ -200,12 +223,21 @@ func (v *Vault) stale() bool {
 	return err != nil || !os.SameFile(st, v.disk) || st.Size() != v.disk.Size() || !st.ModTime().Equal(v.disk.ModTime())
 }
 
-// refreshLocked reloads the file if another process changed it. A file
-// re-keyed elsewhere (passwd) cannot be read with the key in memory: the
-// vault locks itself and asks for the new passphrase. The caller holds v.mu
-// and the file lock.
+// refreshLocked brings memory up to date with the disk: only the new
+// journal records when the snapshot is the same and the journal grew,
+// else the whole vault again. A file re-keyed elsewhere (passwd) cannot be
+// read with the key in memory: the vault locks itself and asks for the new
+// passphrase. The caller holds v.mu and the file lock.
 func (v *Vault) refreshLocked() error {
-	if !v.stale() {
+	if !v.snapshotStale() && v.journalContinues() {
+		if !v.journalStale() {
+			return nil
+		}
+		j, err := v.replayJournal(v.key, &v.hdr.nonce, v.data, v.j)
+		v.j = j
+		if err != nil {
+			return fmt.Errorf("reload vault: %w", err)
+		}
 		return nil
 	}
 	raw, err := os.ReadFile(v.path)
@@ -220,14 +252,10 @@ func (v *Vault) refreshLocked() error {
 		v.forgetKey()
 		return fmt.Errorf("vault was re-keyed by another process; unlock it again: %w", ErrLocked)
 	}
-	data, err := decrypt(v.key, raw)
+	data, st, j, err := v.readState(h, v.key, raw)
 	if err != nil {
 		return fmt.Errorf("reload vault: %w", err)
 	}
-	st, err := os.Stat(v.path)
-	if err != nil {
-		return fmt.Errorf("reload vault: %w", err)
-	}
-	v.hdr, v.data, v.disk = h, data, st
+	v.hdr, v.data, v.disk, v.j = h, data, st, j
 	return nil
 }
