@@ -56,9 +56,14 @@ func NewSource(path string) *Source {
 // Either way the Config is nil and the caller denies. A file that cannot
 // be stat'ed or read is an error on every call.
 func (s *Source) Current() (*Config, error) {
+	// The stat runs outside the lock, so that concurrent requests do not
+	// queue behind each other's system call. A key read before another
+	// caller's reload differs from the key it recorded and costs one more
+	// reload of the current file; a request whose stat preceded an edit is
+	// answered as it would have been had it come before the edit.
+	k, err := statPath(s.path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := statPath(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("config source: %w", err)
 	}
