@@ -208,3 +208,72 @@ func BenchmarkPrefixRead10k(b *testing.B) {
 	}
 	report(b, measured, nil)
 }
+
+// BenchmarkConcurrentReads is the throughput of exact reads from 1, 2, 4,
+// 8 and 16 clients at once, each on a kept connection of its own, as
+// requests per second and as a multiple of one client's throughput
+// measured in the same run. The clients are goroutines of this process and
+// share the machine's cores with the daemon, as local clients do. Each
+// round runs every client count once, in turn, for a fixed number of
+// requests in all; the figures are medians over the rounds, so that drift
+// in the machine's load reaches every count alike.
+func BenchmarkConcurrentReads(b *testing.B) {
+	f, path := served(b)
+	f.allow([]string{"app"}, nil, false)
+	steady()
+	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
+		b.Fatal(err)
+	}
+	counts := []int{1, 2, 4, 8, 16}
+	conns := make([]*lineConn, counts[len(counts)-1])
+	for i := range conns {
+		conns[i] = dialLine(b, path)
+		if got := conns[i].roundTrip(b, []byte(readReq)); !strings.Contains(got, `"value":"v"`) {
+			b.Fatalf("read: %s", got)
+		}
+	}
+	const perRound = 3200 // requests per client count per round, split among the clients
+	rates := make(map[int][]float64)
+	for b.Loop() {
+		for _, n := range counts {
+			errs := make(chan error, n)
+			t0 := time.Now()
+			for i := 0; i < n; i++ {
+				go func(c *lineConn) {
+					for j := 0; j < perRound/n; j++ {
+						if _, err := c.c.Write([]byte(readReq)); err != nil {
+							errs <- err
+							return
+						}
+						line, err := c.r.ReadString('\n')
+						if err != nil || !strings.Contains(line, `"value":"v"`) {
+							errs <- fmt.Errorf("read: %q, %v", line, err)
+							return
+						}
+					}
+					errs <- nil
+				}(conns[i])
+			}
+			for i := 0; i < n; i++ {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			rates[n] = append(rates[n], float64(perRound/n*n)/time.Since(t0).Seconds())
+		}
+	}
+	one := medianFloat(rates[1])
+	for _, n := range counts {
+		r := medianFloat(rates[n])
+		b.ReportMetric(r, fmt.Sprintf("req/s-%02d-clients", n))
+		if n > 1 {
+			b.ReportMetric(r/one, fmt.Sprintf("x-one-client-%02d", n))
+		}
+	}
+}
+
+func medianFloat(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -139,3 +139,44 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkCLIStartup is the cost of starting the CLI as a whole process:
+// `keychain-auth version`, which talks to no daemon, against a minimal Go
+// program (an empty main, built here with the same toolchain) started by
+// the same launcher script in the same loop.
+func BenchmarkCLIStartup(b *testing.B) {
+	e := newEnv(b)
+	dir := b.TempDir()
+	if err := os.WriteFile(dir+"/main.go", []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/go.mod", []byte("module minimal\n\ngo 1.22\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", dir+"/minimal", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build the minimal program: %v\n%s", err, out)
+	}
+	launcher := writeScript(b, e.projectDir(), "startup.sh", `#!/bin/sh
+while read what; do
+	case $what in
+	ka) keychain-auth version >/dev/null ;;
+	min) `+dir+`/minimal ;;
+	esac
+	echo end
+done
+`)
+	l := e.startLauncher(launcher)
+	var measured, yard []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		l.run("min")
+		t1 := time.Now()
+		l.run("ka")
+		yard, measured = append(yard, t1.Sub(t0)), append(measured, time.Since(t1))
+	}
+	b.ReportMetric(float64(median(measured).Nanoseconds()), "median-ns/op")
+	b.ReportMetric(float64(median(yard).Nanoseconds()), "minimal-go-median-ns/op")
+	b.ReportMetric(float64(median(measured))/float64(median(yard)), "x-minimal-go")
+}
