@@ -127,6 +127,6 @@ func commands() []*cli.Command {
 		policyCommand(), checkCommand(), statusCommand(), auditCommand(), versionCommand(),
 		lockCommand(), unlockCommand(), passwdCommand(), migrateCommand(), doctorCommand(),
 		installCommand(), uninstallCommand(),
-		completionCommand(), helpCommand(),
+		runCommand(), completionCommand(), helpCommand(),
 	}
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// runAsProgramNote: on Windows the daemon cannot verify the file the CLI
+// will start, so `run` works only as the caller.
+const runAsProgramNote = "on Windows run works only from a registered script that calls it (run as the caller); " +
+	"a PROGRAM granted --run cannot be verified here (SECURITY.md, \"run\")"
+
+// programFile is PROGRAM by path: no handle is offered to the daemon.
+type programFile struct {
+	path   string
+	fd     int
+	script bool
+}
+
+func openProgram(name string) (*programFile, error) {
+	found, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fail(exitError, "%v", err)
+	}
+	abs, err := filepath.Abs(found)
+	if err != nil {
+		return nil, fail(exitError, "resolve %s: %v", name, err)
+	}
+	return &programFile{path: abs, fd: -1}, nil
+}
+
+func (p *programFile) close() {}
+
+// execProgram starts PROGRAM as a child (Windows has no exec), waits, and
+// exits with its exit code. Console signals (Ctrl-C) reach both processes;
+// keychain-auth ignores none of them specially. Unrun on real Windows.
+func execProgram(p *programFile, argv, env []string) error {
+	cmd := exec.Command(p.path, argv[1:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return &cliError{code: ee.ExitCode()}
+	case err != nil:
+		return fail(exitError, "start %s: %v", p.path, err)
+	}
+	return nil
+}
