@@ -69,8 +69,26 @@ type Entry struct {
 	// readable by every program of the same user while it runs. JSON
 	// "allowed_run_services", omitted when empty.
 	AllowedRunServices []string
+	// Interpreter, set for a script registered from its #! line, is how
+	// the script must run: under that interpreter with exactly those
+	// options. Nil for an executable, and for a script registered before
+	// the field existed (any known interpreter, any harmless options).
+	// JSON "interpreter", omitted when nil.
+	Interpreter *Interpreter
 
 	extra map[string]json.RawMessage
+}
+
+// Interpreter pins how a script runs. Path is the interpreter's resolved
+// executable (what the kernel reports for the running process); Hash, when
+// set, is its content too (registered so when the user could replace the
+// file, so that a package upgrade of a root-owned interpreter does not
+// refuse the script); Options are the arguments between the interpreter
+// and the script, exactly as the kernel passes them for the #! line.
+type Interpreter struct {
+	Path    string   `json:"path"`
+	Hash    string   `json:"hash,omitempty"`
+	Options []string `json:"options"`
 }
 
 // NewEntry returns an entry for path and hash registered at t that grants
@@ -223,6 +241,17 @@ func (e *Entry) validate() error {
 	for _, l := range lists {
 		if i := slices.Index(l.list, ""); i >= 0 {
 			return fmt.Errorf("%s[%d]: empty name", l.name, i)
+		}
+	}
+	if in := e.Interpreter; in != nil {
+		switch {
+		case !filepath.IsAbs(in.Path) || filepath.Clean(in.Path) != in.Path:
+			return fmt.Errorf("interpreter.path: %q is not an absolute clean path", in.Path)
+		case in.Hash != "" && !ValidHash(in.Hash):
+			return fmt.Errorf("interpreter.hash: %q is not sha256:<64 lowercase hex>", in.Hash)
+		}
+		if i := slices.Index(in.Options, ""); i >= 0 {
+			return fmt.Errorf("interpreter.options[%d]: empty option", i)
 		}
 	}
 	return nil

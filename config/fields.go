@@ -10,7 +10,7 @@ import (
 // name the likely intended field of a misspelled one.
 func KnownFields() (top, entry []string) {
 	return []string{keyProtocolVersion, keyRegistered},
-		[]string{keyPath, keyHash, keyRegisteredAt, keyReadServices, keyWriteServices, keyCanSearch, keyAllowEnv, keyRunServices}
+		[]string{keyPath, keyHash, keyRegisteredAt, keyReadServices, keyWriteServices, keyCanSearch, keyAllowEnv, keyRunServices, keyInterpreter}
 }
 
 // UnknownField is a field of the policy file this version does not read.

@@ -20,6 +20,7 @@ const (
 	keyCanSearch       = "can_search"
 	keyAllowEnv        = "allow_env"
 	keyRunServices     = "allowed_run_services"
+	keyInterpreter     = "interpreter"
 )
 
 // MarshalJSON writes the known fields in the spec's order, then the
@@ -73,6 +74,11 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	if len(e.AllowedRunServices) > 0 {
 		w.field(keyRunServices, e.AllowedRunServices)
 	}
+	if e.Interpreter != nil {
+		in := *e.Interpreter
+		in.Options = nonNil(in.Options)
+		w.field(keyInterpreter, in)
+	}
 	w.extras(e.extra)
 	return w.finish()
 }
@@ -96,6 +102,7 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 		{keyCanSearch, &e.CanSearch},
 		{keyAllowEnv, &e.AllowEnv},
 		{keyRunServices, &e.AllowedRunServices},
+		{keyInterpreter, &e.Interpreter},
 	} {
 		if err := take(obj, f.key, f.dst); err != nil {
 			return err
