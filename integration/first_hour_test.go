@@ -4,6 +4,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -218,4 +219,37 @@ func daemonVariables(t *testing.T) []string {
 		t.Fatalf("the source scan missed variables it must find: %v", vars)
 	}
 	return vars
+}
+
+// The released binary's completion scripts are accepted by their shells
+// (bash always; zsh and fish where installed: .ci/run installs them).
+func TestCompletionScriptsParse(t *testing.T) {
+	e := newEnv(t)
+	checks := map[string][]string{"bash": {"-n"}, "zsh": {"-n"}, "fish": {"--no-execute"}}
+	for shell, flags := range checks {
+		t.Run(shell, func(t *testing.T) {
+			path, err := exec.LookPath(shell)
+			if err != nil && shell != "bash" {
+				t.Skipf("%s is not installed (Debian: apt-get install %s)", shell, shell)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			script := filepath.Join(t.TempDir(), "completion."+shell)
+			if err := os.WriteFile(script, []byte(e.mustKA("completion", shell)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.run("", path, append(flags, script)...); r.code != 0 {
+				t.Errorf("%s rejects the completion script: exit %d: %s%s", shell, r.code, r.stdout, r.stderr)
+			}
+			// Canary: the shell does reject a broken script.
+			broken := filepath.Join(t.TempDir(), "broken."+shell)
+			if err := os.WriteFile(broken, []byte("if then fi (\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.run("", path, append(flags, broken)...); r.code == 0 {
+				t.Errorf("%s accepts a broken script; the check proves nothing", shell)
+			}
+		})
+	}
 }
