@@ -121,8 +121,9 @@ func validEnvName(s string) bool {
 }
 
 // prefixVarName maps a key found under a prefix reference to its variable:
-// NAME_SUFFIX, where SUFFIX is the key without the prefix, upper-cased, and
-// every character other than A-Z, 0-9 and _ becomes _. The key equal to
+// NAME_SUFFIX, where SUFFIX is the key without the prefix with a-z
+// upper-cased and every other character but A-Z, 0-9 and _ (a non-ASCII
+// letter too) turned into one _. The key equal to
 // the prefix itself maps to NAME. So DB=ka://app/db/* gives db/host → DB_HOST
 // and db/max-conns → DB_MAX_CONNS.
 func prefixVarName(name, prefix, key string) string {
@@ -130,13 +131,15 @@ func prefixVarName(name, prefix, key string) string {
 	if suffix == "" {
 		return name
 	}
-	b := []byte(strings.ToUpper(suffix))
-	for i, c := range b {
-		if !(c == '_' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			b[i] = '_'
+	return name + "_" + strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z':
+			return r - 'a' + 'A'
+		case r == '_' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9':
+			return r
 		}
-	}
-	return name + "_" + string(b)
+		return '_'
+	}, suffix)
 }
 
 // runGroup is one RUN message: the references that share a service and a
