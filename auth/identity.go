@@ -32,6 +32,10 @@ type Identity struct {
 	// person who has to act (no secret, no value). Script is then nil, and
 	// the policy denies with Reason instead of queueing the interpreter.
 	ScriptRefused *Error
+	// ScriptOptions, when Script is set, are the interpreter's arguments
+	// before the script (["-I"] for `python3 -I tool.py`; empty for none),
+	// which a script entry may pin (config.Interpreter).
+	ScriptOptions []string
 	// CommandLine is the process's argv (for the pending queue and audit).
 	// When CommandLineCut is set it holds only a prefix, whose last element
 	// may itself be cut.

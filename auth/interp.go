@@ -124,6 +124,28 @@ func (in *interpreter) scriptArg(argv []string) (string, bool) {
 // makes the interpreter print or run code (see interpreter.unsafe), as
 // written in argv ("-x", "-o xtrace"), or "".
 func (in *interpreter) scriptArgOpts(argv []string) (arg string, ok bool, unsafe string) {
+	i, unsafe := in.scriptIndex(argv)
+	if i < 0 {
+		return "", false, ""
+	}
+	return argv[i], true, unsafe
+}
+
+// scriptOptions returns the arguments between the interpreter and the
+// script (a "--" among them), as the process was started, when argv names
+// a script; else nil.
+func (in *interpreter) scriptOptions(argv []string) []string {
+	i, _ := in.scriptIndex(argv)
+	if i < 1 {
+		return nil
+	}
+	return append([]string{}, argv[1:i]...)
+}
+
+// scriptIndex is the index in argv of the script argument, or -1, and the
+// first unsafe option before it (see scriptArgOpts).
+func (in *interpreter) scriptIndex(argv []string) (int, string) {
+	unsafe := ""
 	note := func(opt string) {
 		if unsafe == "" {
 			unsafe = opt
@@ -134,38 +156,38 @@ func (in *interpreter) scriptArgOpts(argv []string) (arg string, ok bool, unsafe
 		switch {
 		case a == "--":
 			if i+1 < len(argv) && argv[i+1] != "" && argv[i+1] != "-" {
-				return argv[i+1], true, unsafe
+				return i + 1, unsafe
 			}
-			return "", false, ""
+			return -1, ""
 		case a == "-" || a == "":
-			return "", false, "" // stdin or nonsense: nothing to verify
+			return -1, "" // stdin or nonsense: nothing to verify
 		case !strings.HasPrefix(a, "-"):
-			return a, true, unsafe
+			return i, unsafe
 		case in.long[a]:
 			continue
 		case in.withArg[a] != nil || in.unsafeWithArg[a] != nil:
 			if i+1 >= len(argv) {
-				return "", false, ""
+				return -1, ""
 			}
 			switch v := argv[i+1]; {
 			case in.withArg[a][v]:
 			case in.unsafeWithArg[a][v]:
 				note(a + " " + v)
 			default:
-				return "", false, ""
+				return -1, ""
 			}
 			i++
 		default:
 			harmless, bad := in.classifyFlags(a)
 			if !harmless {
-				return "", false, ""
+				return -1, ""
 			}
 			if bad {
 				note(a)
 			}
 		}
 	}
-	return "", false, "" // a REPL or stdin
+	return -1, "" // a REPL or stdin
 }
 
 // classifyFlags reports whether a is "-xyz" with every letter a known flag

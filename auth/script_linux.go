@@ -59,6 +59,7 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 			return nil, e
 		}
 	}
+	id.ScriptOptions = in.scriptOptions(argv)
 	return &img, nil
 }
 
