@@ -5,7 +5,9 @@
 //
 // The rules, in order: an interpreter whose script the verifier refused
 // (Identity.ScriptRefused) is denied with that reason; the program (the
-// script when an interpreter runs one) must match an entry by path and hash; the caller and any courier
+// script when an interpreter runs one) must match an entry by path and hash;
+// a script whose entry pins its interpreter must run under it with exactly
+// the pinned options; the caller and any courier
 // that relayed for it must carry no injection variable the entry does not
 // allow and must not be traced; then the action must fit the entry's
 // service lists and can_search. Service names are compared exactly and
@@ -66,6 +68,9 @@ func Decide(cfg *config.Config, id *auth.Identity, req *transport.Request) Decis
 	if e == nil {
 		d := deny(nil, transport.ReasonPendingApproval)
 		d.Hint = PendingHint(cfg, id)
+		return d
+	}
+	if d, refused := checkInterpreter(e, id); refused {
 		return d
 	}
 	relaxed, refused := checkEnv(e, id)
