@@ -64,3 +64,6 @@ func VaultCompactionForTest(minBytes int64, shift uint) (restore func()) {
 	compactMinBytes, compactShift = minBytes, shift
 	return func() { compactMinBytes, compactShift = oldMin, oldShift }
 }
+
+// ErrJournalDamagedForTest is what a damaged journal record's error wraps.
+var ErrJournalDamagedForTest = errJournalDamaged

@@ -211,7 +211,17 @@ func readDir(t *testing.T, dir string) map[string]string {
 
 // Two Vaults on one directory stand for the daemon and an offline command:
 // neither loses the other's writes, and each sees the other's changes.
+// With a small compaction bound, the writers also replace the snapshot
+// under each other.
 func TestVaultTwoWriters(t *testing.T) {
+	t.Run("Journal", testTwoWriters)
+	t.Run("Compacting", func(t *testing.T) {
+		t.Cleanup(backend.VaultCompactionForTest(512, 1))
+		testTwoWriters(t)
+	})
+}
+
+func testTwoWriters(t *testing.T) {
 	cheapKDF(t)
 	dir := t.TempDir()
 	a := openVault(t, dir, testPass)

@@ -245,6 +245,12 @@ func TestVaultNoPlaintextOnDisk(t *testing.T) {
 		if err := v.Delete("svc", []string{"other"}); err != nil {
 			t.Fatal(err)
 		}
+		// The writes went into the journal (names, values, the deleted key
+		// and the delete record), which the grep below covers with the
+		// snapshot.
+		if st, err := os.Stat(filepath.Join(dir, backend.VaultJournalFileName)); err != nil || st.Size() < 3*60 {
+			t.Fatalf("journal after three writes: %v, %v; want three records", st, err)
+		}
 		if hits := grepDir(t, dir, markerValue, markerKeyName); len(hits) > 0 {
 			t.Errorf("plaintext on disk: %v", hits)
 		}
