@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/keychain-auth/keychain-auth/auth"
 	"github.com/keychain-auth/keychain-auth/transport"
 )
@@ -49,4 +52,15 @@ func refusalFor(resp *transport.Response) *cliError {
 		return fail(exitDenied, "denied: %s", resp.Reason)
 	}
 	return fail(exitError, "daemon answered %s: %s", resp.Status, resp.Reason)
+}
+
+// explainRefusal turns a refusal met outside roundTrip (STATUS, which the
+// daemon refuses like any message, e.g. keychain_auth_upgraded) into the
+// same error and hints; other errors are wrapped with op.
+func explainRefusal(op string, err error) error {
+	var re *transport.ResponseError
+	if errors.As(err, &re) {
+		return refusal(&transport.Response{Status: re.Status, Reason: re.Reason, Hint: re.Hint})
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

@@ -37,7 +37,7 @@ func statusCommand() *cli.Command {
 			defer cl.Close()
 			st, err := cl.Status()
 			if err != nil {
-				return fmt.Errorf("ask daemon for status: %w", err)
+				return explainRefusal("ask daemon for status", err)
 			}
 			if c.Bool("json") {
 				return printStatusJSON(c, st, ch)

@@ -214,6 +214,8 @@ func TestHintKeychainAuthUpgraded(t *testing.T) {
 	}
 	wantHint(t, r, 3, "denied: keychain_auth_upgraded", "keychain-auth at "+installed+" is not the build the running daemon started from", "restart `keychain-auth serve`")
 	e.wantAudit("keychain_auth_upgraded", "restart `keychain-auth serve`")
+	// `status`, the first thing one runs then, says the same.
+	wantHint(t, e.run("", installed, "status"), 3, "denied: keychain_auth_upgraded", "restart `keychain-auth serve`")
 	if pend := e.mustKA("list-pending"); strings.Contains(pend, installed) {
 		t.Errorf("keychain-auth itself was queued for approval:\n%s", pend)
 	}

@@ -60,7 +60,7 @@ func (c *Client) Status() (*StatusInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var head struct{ Type, Status, Reason string }
+	var head struct{ Type, Status, Reason, Hint string }
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return nil, fmt.Errorf("decode status: %w", err)
 	}
@@ -72,7 +72,7 @@ func (c *Client) Status() (*StatusInfo, error) {
 		}
 		return &info, nil
 	case TypeResponse:
-		return nil, &ResponseError{Status: head.Status, Reason: head.Reason}
+		return nil, &ResponseError{Status: head.Status, Reason: head.Reason, Hint: head.Hint}
 	}
 	return nil, errors.New("decode status: unexpected message type")
 }

@@ -208,6 +208,8 @@ type StatusInfo struct {
 type ResponseError struct {
 	Status string
 	Reason string
+	// Hint is the daemon's sentence for a person, when it sent one.
+	Hint string
 }
 
 func (e *ResponseError) Error() string {
@@ -219,7 +221,7 @@ func (r *Response) Err() error {
 	if r.Status == StatusSuccess {
 		return nil
 	}
-	return &ResponseError{Status: r.Status, Reason: r.Reason}
+	return &ResponseError{Status: r.Status, Reason: r.Reason, Hint: r.Hint}
 }
 
 // ViewInfo answers VIEW with the caller's tenant only: the policy file's
