@@ -61,7 +61,7 @@ func TestPendingHintNamesUpgrade(t *testing.T) {
 	if d.Reason != transport.ReasonPendingApproval {
 		t.Fatalf("reason %q, want %s", d.Reason, transport.ReasonPendingApproval)
 	}
-	want := "keychain-auth upgrade " + tool.Path
+	want := "keychain-auth upgrade " + shellQuote(tool.Path) // quoted where the path has a backslash (Windows fixtures)
 	if !strings.Contains(d.Hint, want) || !strings.Contains(d.Hint, hash('9')) {
 		t.Errorf("hint %q does not name %q and the new hash", d.Hint, want)
 	}
