@@ -12,7 +12,7 @@ import (
 func approveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "approve",
-		Usage:     "register a program waiting in the approval queue (grants nothing)",
+		Usage:     "register a program waiting in the approval queue (a new path gets no permission; a registered path's new hash keeps its permissions, as with upgrade)",
 		ArgsUsage: "HASH [PATH]",
 		Description: "HASH is as list-pending shows it (sha256:<hex>; bare hex accepted). " +
 			"With PATH, the file at PATH must have that hash; without it, the path queued with the hash is used.",
