@@ -2,7 +2,8 @@
 # The Windows test lane under Wine (issue 10): builds the Windows test
 # binaries and runs them with wine, for the tests where Wine behaves like
 # Windows (named pipe server and client, identification of a real client
-# process and its image hash, the Credential Manager conformance suite).
+# process and its image hash, the Credential Manager conformance suite,
+# `keychain-auth serve` on a pipe driven by real clients).
 # What Wine does not enforce (pipe DACLs, FILE_FLAG_FIRST_PIPE_INSTANCE,
 # the Credential Manager's size limits, symlinks, file DACLs, a second
 # user) is tested only by the native Windows workflow
@@ -49,7 +50,8 @@ fi
 # inherit its output and go test reports "Test I/O incomplete".
 # (-p fails when a server for this prefix already runs; that one serves.)
 wineserver -p 2>/dev/null || true
-trap 'wineserver -k || true' EXIT
+bindir="$(mktemp -d)"
+trap 'wineserver -k || true; rm -rf "$bindir"' EXIT
 wine cmd /c exit </dev/null >/dev/null 2>&1 || true
 
 # What Wine runs faithfully. Whole packages: transport (the pipe tests in
@@ -68,3 +70,10 @@ go test -count=1 -exec wine "$@" -skip '^TestSuiteCatchesDefects$' ./transport/ 
 go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/
 # config: the tests that need no temporary directory.
 go test -count=1 -exec wine "$@" -run '^(TestParseErrors|TestEncodeOrderAndLists|TestEntryHelpers|TestHashes|TestDirs|TestDirsWindows)$' ./config/
+# The end-to-end test (integration/windows_serve_test.go): the Windows build
+# of `keychain-auth serve` on a pipe with the file vault, driven by the CLI
+# and a compiled client. Wine has no Go toolchain, so the binaries are built
+# here and handed over in KEYCHAIN_AUTH_WIN_BIN.
+go build -tags urfave_cli_no_docs -trimpath -o "$bindir/keychain-auth.exe" .
+go build -trimpath -o "$bindir/winclient.exe" ./integration/testdata/winclient
+KEYCHAIN_AUTH_WIN_BIN="$bindir" go test -count=1 -exec wine "$@" -run '^TestWindows' ./integration/

@@ -7,9 +7,8 @@ import (
 	"fmt"
 )
 
-// Listen is not implemented here. On Windows the daemon's endpoint is
-// ListenPipe, which the broker cannot serve until it accepts a net.Conn
-// (docs/windows.md).
+// Listen is for socket files, which the daemon does not use here: on
+// Windows its endpoint is a named pipe (ListenPipe, which serve uses).
 func Listen(path string) (*Listener, error) {
-	return nil, fmt.Errorf("listen %s: serve does not run on this platform yet (Windows: see docs/windows.md): %w", path, errors.ErrUnsupported)
+	return nil, fmt.Errorf("listen %s: socket files are not an endpoint on this platform (Windows: a named pipe, \\\\.\\pipe\\NAME): %w", path, errors.ErrUnsupported)
 }
