@@ -47,7 +47,13 @@ func TestMain(m *testing.M) {
 			}
 		}
 	}
+	// The long, final form of the directory (a %TEMP% under
+	// C:\Users\RUNNER~1 has a short name in it): register stores the
+	// resolved path, and the daemon sees the path the program was started by.
 	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
