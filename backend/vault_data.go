@@ -74,6 +74,49 @@ func (c *vaultChange) changes(d vaultData) bool {
 	return sd != nil && slices.ContainsFunc(c.keys, func(k string) bool { _, ok := sd.items[k]; return ok })
 }
 
+// applyAll applies a journal's worth of changes. Past a few, inserting
+// each new key into the sorted index (a shift of the slice) would cost
+// more than sorting the index once, so the maps change first and each
+// touched service's index is rebuilt after.
+func (d vaultData) applyAll(cs []*vaultChange) {
+	if len(cs) <= 32 {
+		for _, c := range cs {
+			d.apply(c)
+		}
+		return
+	}
+	touched := map[string]bool{}
+	for _, c := range cs {
+		touched[c.service] = true
+		sd := d[c.service]
+		if sd == nil {
+			sd = &serviceData{items: map[string]vaultEntry{}}
+			d[c.service] = sd
+		}
+		for _, it := range c.items {
+			sd.items[it.Key] = newEntry(it)
+		}
+		for _, k := range c.keys {
+			delete(sd.items, k)
+		}
+	}
+	for service := range touched {
+		if sd := d[service]; len(sd.items) == 0 {
+			delete(d, service)
+		} else {
+			sd.keys = slices.Sorted(maps.Keys(sd.items))
+		}
+	}
+}
+
+func newEntry(it Item) vaultEntry {
+	var attrs map[string]string
+	if len(it.Attributes) > 0 {
+		attrs = maps.Clone(it.Attributes)
+	}
+	return vaultEntry{value: it.Value, attrs: attrs}
+}
+
 // apply changes d in place and returns what undoes it (for a write that
 // did not reach the disk).
 func (d vaultData) apply(c *vaultChange) (undo func()) {
@@ -99,11 +142,7 @@ func (d vaultData) apply(c *vaultChange) (undo func()) {
 	} else {
 		for _, it := range c.items {
 			remember(it.Key)
-			var attrs map[string]string
-			if len(it.Attributes) > 0 {
-				attrs = maps.Clone(it.Attributes)
-			}
-			d.put(c.service, it.Key, vaultEntry{value: it.Value, attrs: attrs})
+			d.put(c.service, it.Key, newEntry(it))
 		}
 	}
 	return func() {

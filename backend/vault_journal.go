@@ -227,7 +227,9 @@ func (v *Vault) replayJournal(key *[vaultKeySize]byte, gen *[genSize]byte, data 
 	if _, err := f.ReadAt(buf, from.off); err != nil && !errors.Is(err, io.EOF) {
 		return j, fmt.Errorf("read vault journal: %w", err)
 	}
-	pos, err := readRecords(key, gen, buf, from, func(c *vaultChange) { data.apply(c) })
+	var cs []*vaultChange
+	pos, err := readRecords(key, gen, buf, from, func(c *vaultChange) { cs = append(cs, c) })
+	data.applyAll(cs)
 	return journalState{disk: st, live: true, pos: pos}, err
 }
 
