@@ -119,6 +119,10 @@ func authorize(c *cli.Context, arg, svc string) error {
 		return err
 	}
 	warnInterpreter(c, img.Path)
+	pin, err := interpreterPin(c, img.Path)
+	if err != nil {
+		return err
+	}
 	var before, after config.Entry
 	found := false
 	err = updatePolicy(func(cfg *config.Config) error {
@@ -129,7 +133,7 @@ func authorize(c *cli.Context, arg, svc string) error {
 		} else {
 			found, before = true, *e
 		}
-		e.Hash = img.Hash
+		e.Hash, e.Interpreter = img.Hash, pin
 		e.GrantRead(svc)
 		e.GrantWrite(svc)
 		e.CanSearch = true

@@ -52,6 +52,13 @@ func printEntry(c *cli.Context, e *config.Entry) {
 	if len(e.AllowEnv) > 0 {
 		fmt.Fprintf(w, "  allow env:  %s\n", strings.Join(e.AllowEnv, ", "))
 	}
+	if in := e.Interpreter; in != nil {
+		pinned := "by path"
+		if in.Hash != "" {
+			pinned = "by path and hash " + in.Hash
+		}
+		fmt.Fprintf(w, "  runs as:    %s%s (pinned %s)\n", printable(in.Path), printable(optionsText(in.Options)), pinned)
+	}
 	if len(e.AllowedRunServices) > 0 {
 		// The values reach the program's environment, readable by the
 		// user's other programs while it runs: say so where it is listed.
@@ -147,4 +154,13 @@ func needText(need policy.Need, service string) string {
 		text += fmt.Sprintf(" on %q", service)
 	}
 	return text
+}
+
+// optionsText is a script entry's pinned interpreter options as they
+// follow the interpreter on a command line ("" for none).
+func optionsText(opts []string) string {
+	if len(opts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(opts, " ")
 }

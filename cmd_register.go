@@ -33,7 +33,7 @@ var errUnchanged = errors.New("policy unchanged")
 // same hash succeeds and changes nothing (installers run it on every
 // reinstall); with another hash it is refused with a hint to upgrade.
 func register(c *cli.Context, arg string) error {
-	return recordProgram(c, arg, "Registered %s with hash %s\n", func(cfg *config.Config, img auth.Image) error {
+	return recordProgram(c, arg, "Registered %s with hash %s\n", func(cfg *config.Config, img auth.Image, pin *config.Interpreter, pinErr error) error {
 		if _, e := cfg.Find(img.Path); e != nil {
 			if e.Hash == img.Hash {
 				return errUnchanged
@@ -41,7 +41,12 @@ func register(c *cli.Context, arg string) error {
 			return fail(exitError, "%s is already registered with another hash", img.Path).
 				hint("after an update, use `keychain-auth upgrade %s`", img.Path)
 		}
-		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(img.Path, img.Hash, time.Now()))
+		if pinErr != nil {
+			return pinErr
+		}
+		e := config.NewEntry(img.Path, img.Hash, time.Now())
+		e.Interpreter = pin
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, e)
 		return nil
 	})
 }
@@ -55,12 +60,17 @@ func upgradeCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usageError("upgrade takes PATH")
 			}
-			return recordProgram(c, c.Args().Get(0), "Upgraded %s to new hash %s\n", func(cfg *config.Config, img auth.Image) error {
+			return recordProgram(c, c.Args().Get(0), "Upgraded %s to new hash %s\n", func(cfg *config.Config, img auth.Image, pin *config.Interpreter, pinErr error) error {
 				_, e := cfg.Find(img.Path)
 				if e == nil {
 					return notRegistered(img.Path)
 				}
-				e.Hash = img.Hash
+				if pinErr != nil {
+					return pinErr
+				}
+				// The #! line as it is now: upgrade is also how an entry
+				// registered before interpreters were pinned gets its pin.
+				e.Hash, e.Interpreter = img.Hash, pin
 				return nil
 			})
 		},
@@ -69,7 +79,11 @@ func upgradeCommand() *cli.Command {
 
 // recordProgram hashes the file at arg, applies change to the policy under
 // its lock, drops the program from the approval queue and prints done.
-func recordProgram(c *cli.Context, arg, done string, change func(*config.Config, auth.Image) error) error {
+//
+// A script's #! line is read for the interpreter pin first; an error there
+// reaches change, which decides whether it matters (a repeated register
+// that changes nothing still succeeds).
+func recordProgram(c *cli.Context, arg, done string, change func(*config.Config, auth.Image, *config.Interpreter, error) error) error {
 	path, err := resolvePath(arg)
 	if err != nil {
 		return err
@@ -79,7 +93,8 @@ func recordProgram(c *cli.Context, arg, done string, change func(*config.Config,
 		return err
 	}
 	warnInterpreter(c, img.Path)
-	err = updatePolicy(func(cfg *config.Config) error { return change(cfg, img) })
+	pin, pinErr := interpreterPin(c, img.Path)
+	err = updatePolicy(func(cfg *config.Config) error { return change(cfg, img, pin, pinErr) })
 	if errors.Is(err, errUnchanged) {
 		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: %s was already registered with this hash; nothing changed\n", img.Path)
 		fmt.Fprintf(c.App.Writer, done, img.Path, img.Hash)
