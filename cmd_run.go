@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keychain-auth/keychain-auth/auth"
 	"github.com/keychain-auth/keychain-auth/transport"
 )
 
@@ -137,6 +138,8 @@ func runRefusal(resp *transport.Response, prog *programFile) *cliError {
 		}
 		e.msg = prog.path + " is not registered; it was queued for approval"
 		e.hints = []string{"see it with `keychain-auth list-pending`, then `keychain-auth approve HASH` and `keychain-auth grant " + prog.path + " --run SERVICE`"}
+	case auth.ReasonCourierUnverifiable:
+		e.hints = append(e.hints, runAsProgramNote)
 	case transport.ReasonCourierNotScript:
 		e.msg = "denied: run is allowed as a registered script that calls it, or as a PROGRAM granted --run"
 		if prog.fd < 0 {

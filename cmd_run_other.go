@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// runAsProgramNote is added to a refusal: off Linux the daemon cannot
-// verify the file the CLI will execute, so `run` works only as the caller.
-const runAsProgramNote = "on this platform run works only from a registered script that calls it (run as the caller); " +
-	"a PROGRAM granted --run cannot be verified here (SECURITY.md, \"run\")"
+// runAsProgramNote is added to a refusal. On macOS the daemon verifies
+// neither the script behind the CLI (courier_unverifiable) nor the file
+// the CLI would execute, so `run` is refused both ways there.
+const runAsProgramNote = "run needs Linux: on this platform the daemon can verify neither the script that calls the CLI nor the PROGRAM it would start (SECURITY.md, \"run\")"
 
 // programFile is PROGRAM by path: no descriptor is offered to the daemon.
 type programFile struct {

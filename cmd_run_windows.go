@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 )
 
-// runAsProgramNote: on Windows the daemon cannot verify the file the CLI
-// will start, so `run` works only as the caller.
-const runAsProgramNote = "on Windows run works only from a registered script that calls it (run as the caller); " +
-	"a PROGRAM granted --run cannot be verified here (SECURITY.md, \"run\")"
+// runAsProgramNote: on Windows the daemon verifies neither the CLI's
+// caller (courier_unverifiable) nor the file it would start, so `run` is
+// refused both ways there.
+const runAsProgramNote = "run needs Linux: on Windows the daemon can verify neither the script that calls the CLI nor the PROGRAM it would start (SECURITY.md, \"run\")"
 
 // programFile is PROGRAM by path: no handle is offered to the daemon.
 type programFile struct {
