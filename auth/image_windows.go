@@ -11,9 +11,10 @@ import (
 // Identify reports who is behind the connection now: the pinned process
 // must be alive, its image is opened (so it cannot be written while it is
 // hashed) and hashed or found in the cache. Windows identifies executables
-// only: keychain-auth's own CLI is identified as itself with ScriptRefused
-// set to courier_unverifiable, so the policy refuses its item requests with
-// that reason while STATUS and the admin messages still work (SECURITY.md).
+// only: keychain-auth's own CLI and interpreters are identified as
+// themselves with ScriptRefused set (windowsScriptRule), so the policy
+// refuses their item requests with that reason while STATUS and the admin
+// messages still work (SECURITY.md).
 func (p *Peer) Identify() (*Identity, error) {
 	if err := p.alive(); err != nil {
 		return nil, err
@@ -26,10 +27,7 @@ func (p *Peer) Identify() (*Identity, error) {
 		return nil, err
 	}
 	id := &Identity{PID: p.pid, Exe: exe, CommandLine: []string{exe.Path}}
-	if p.v.opts.SelfHash != "" && exe.Hash == p.v.opts.SelfHash {
-		id.ScriptRefused = refuse(ReasonCourierUnverifiable,
-			"on Windows keychain-auth's CLI cannot act for the script or program that ran it (Windows lets any program name a process's parent); call the pipe from a registered program instead")
-	}
+	p.v.windowsScriptRule(id)
 	if err := p.alive(); err != nil {
 		return nil, err
 	}
