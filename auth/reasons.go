@@ -53,7 +53,9 @@ const (
 	// where the daemon cannot verify a script's identity (macOS: another
 	// process's environment is readable by root only, so the variables that
 	// make an interpreter run code its script does not hold cannot be ruled
-	// out). A policy answer: the connection stays open.
+	// out; Windows: an interpreter's command line is in its own memory, so
+	// which script it runs cannot be verified). A policy answer: the
+	// connection stays open.
 	ReasonScriptUnverifiable = "script_unverifiable"
 	// ReasonIdentityUnavailable: the kernel would not tell (unreadable /proc
 	// entries, a non-dumpable or zombie peer, an unsupported platform).
