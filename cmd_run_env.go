@@ -60,8 +60,9 @@ func parseRef(s string) (envRef, error) {
 }
 
 // readEnvFile reads an env file: one NAME=VALUE per line, where a VALUE
-// that starts with ka:// is a reference and anything else is a literal
-// passed through as written (no quoting, no expansion). Blank lines and
+// that starts with ka:// (blanks around it ignored) is a reference and
+// anything else is a literal passed through as written (no quoting, no
+// expansion, no trailing comment). Blank lines and
 // lines whose first non-blank character is # are skipped. A bad line is
 // an error naming FILE:LINE and what is wrong, never the value.
 func readEnvFile(path string) ([]envRef, error) {
@@ -89,7 +90,7 @@ func parseEnvFile(path string, r io.Reader) ([]envRef, error) {
 		if !ok || !validEnvName(name) {
 			return nil, fail(exitUsage, "%s: want NAME=VALUE with NAME a variable name ([A-Za-z_][A-Za-z0-9_]*)", where)
 		}
-		ref, isRef := strings.CutPrefix(value, refScheme)
+		ref, isRef := strings.CutPrefix(strings.TrimSpace(value), refScheme)
 		if !isRef {
 			v := value
 			refs = append(refs, envRef{name: name, literal: &v, origin: where})

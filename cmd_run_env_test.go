@@ -12,7 +12,7 @@ func TestParseEnvFile(t *testing.T) {
   # an indented comment
 
 TOKEN=ka://github/token
-DB=ka://app/db/*
+DB= ka://app/db/*  
 ALL=ka://app/*
 PLAIN=not a reference = kept as written
 EMPTY=
