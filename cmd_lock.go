@@ -49,6 +49,9 @@ func unlockCommand() *cli.Command {
 				return err
 			}
 			defer cl.close()
+			if locked, err := storeLocked(c); err != nil || !locked {
+				return err
+			}
 			pass, err := newPassReader(c).read("Vault passphrase (empty for a key-file vault): ")
 			if err != nil {
 				return err
@@ -60,6 +63,25 @@ func unlockCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// storeLocked asks the daemon whether its store is locked, so that unlock
+// asks for no passphrase when there is nothing to unlock (an open vault, a
+// key-file vault, a native keyring, system mode); it says so on stderr.
+func storeLocked(c *cli.Context) (bool, error) {
+	cl, err := connect(c)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	st, err := cl.Status()
+	if err != nil {
+		return false, fmt.Errorf("ask daemon for status: %w", err)
+	}
+	if !st.Locked {
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: the store (%s) is not locked; no passphrase was asked for\n", st.Backend)
+	}
+	return st.Locked, nil
 }
 
 // adminMessage is a LOCK, UNLOCK or PASSWD line. It is encoded by hand in

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // setterScripts writes and authorizes on myapp a script that runs
@@ -252,4 +253,55 @@ func TestCompletionScriptsParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unlock asks for no passphrase when the store is not locked, and asks
+// when it is (the canary).
+func TestUnlockAsksOnlyWhenLocked(t *testing.T) {
+	e := newEnv(t, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
+	e.start()
+	code, shown := e.startTerminal(t, bin.keychainAuth, "unlock").wait()
+	if code != 0 || !strings.Contains(shown, "not locked") || strings.Contains(shown, "assphrase (") {
+		t.Errorf("unlock of an open vault: exit %d; terminal: %q", code, shown)
+	}
+	e.mustKA("lock")
+	tm := e.startTerminal(t, bin.keychainAuth, "unlock")
+	tm.waitFor("Vault passphrase")
+	tm.typeText(lifePass + "\n")
+	if code, shown := tm.wait(); code != 0 || strings.Contains(shown, lifePass) {
+		t.Errorf("unlock of a locked vault: exit %d; terminal: %q", code, shown)
+	}
+	if out := e.mustKA("status", "--json"); !strings.Contains(out, `"locked":false`) {
+		t.Errorf("still locked after unlock: %s", out)
+	}
+}
+
+// serve warns about a short vault passphrase (and not about a long one).
+func TestServeWarnsShortPassphrase(t *testing.T) {
+	for pass, warned := range map[string]bool{"abc": true, lifePass: false} {
+		e := newEnv(t, "KEYCHAIN_AUTH_PASSPHRASE="+pass)
+		e.start()
+		// The socket answers before the store is open: wait for the line
+		// that follows the passphrase check.
+		log := e.waitLog("backend selected")
+		if strings.Contains(log, "passphrase is short") != warned {
+			t.Errorf("passphrase of %d characters: warned %v, want %v; log: %s", len(pass), !warned, warned, log)
+		}
+		if strings.Contains(log, pass) {
+			t.Errorf("the daemon log holds the passphrase")
+		}
+		e.stop()
+	}
+}
+
+// waitLog waits until the daemon's log holds text and returns the log.
+func (e *env) waitLog(text string) string {
+	e.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if log := e.daemonLog(); strings.Contains(log, text) {
+			return log
+		}
+	}
+	e.t.Fatalf("no %q in the daemon log within 10s: %s", text, e.daemonLog())
+	return ""
 }
