@@ -55,7 +55,51 @@ func interpreterPin(c *cli.Context, path string) (*config.Interpreter, error) {
 		pin.Hash = img.Hash
 	}
 	noteInterpreter(c, path, pin)
+	noteBareCLI(c, path)
 	return pin, nil
+}
+
+// noteBareCLI recommends the absolute path when the script seems to run
+// keychain-auth by name: whoever starts the script chooses its PATH, and a
+// fake keychain-auth found first can exec the real one with its output
+// redirected, still a child of the script (SECURITY.md).
+func noteBareCLI(c *cli.Context, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	text, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil || !callsByName(text, "keychain-auth") {
+		return
+	}
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		self = "/path/to/keychain-auth"
+	}
+	fmt.Fprintf(c.App.ErrWriter, "keychain-auth: hint: %s runs keychain-auth by name; a program that starts it chooses its PATH and can put a fake keychain-auth first that receives what the CLI relays: call it by its absolute path (%s)\n", path, self)
+}
+
+// callsByName reports whether text holds name as a word of its own that is
+// not the last part of a path (a bare command).
+func callsByName(text []byte, name string) bool {
+	word := func(b byte) bool {
+		return b == '_' || b == '-' || b == '.' || b == '/' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+	}
+	for i := 0; ; {
+		j := bytes.Index(text[i:], []byte(name))
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(name)
+		if (at == 0 || !word(text[at-1])) && (end == len(text) || !word(text[end]) || text[end] == '.') {
+			return true
+		}
+		i = end
+	}
 }
 
 // readShebang returns the program a #! line runs and its options as the
