@@ -7,8 +7,8 @@ import (
 
 func TestUnknownFieldsNamesEachLevel(t *testing.T) {
 	cfg, err := Parse([]byte(`{"protocol_version":"1","comment":"x","registered_binaries":[
-		{"path":"/usr/bin/a","hash":"sha256:` + repeat64("a") + `","alowed_read_services":["svc"],"allowed_read_services":[]},
-		{"path":"/usr/bin/b","hash":"sha256:` + repeat64("b") + `"}]}`))
+		{"path":` + js(fx("/usr/bin/a")) + `,"hash":"sha256:` + repeat64("a") + `","alowed_read_services":["svc"],"allowed_read_services":[]},
+		{"path":` + js(fx("/usr/bin/b")) + `,"hash":"sha256:` + repeat64("b") + `"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func newPending(t *testing.T, max int) (*Pending, *fakeClock) {
 }
 
 func rec(c byte, argv ...string) PendingRecord {
-	return PendingRecord{Path: "/usr/bin/p" + string(c), Hash: testHash(c), CommandLine: argv}
+	return PendingRecord{Path: fx("/usr/bin/p" + string(c)), Hash: testHash(c), CommandLine: argv}
 }
 
 func list(t *testing.T, p *Pending) []PendingRecord {
@@ -67,15 +67,15 @@ func TestPendingAddListRemove(t *testing.T) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if raw[0]["path"] != "/usr/bin/pb" || fmt.Sprint(raw[0]["command_line"]) != "[cmd b]" || raw[0]["timestamp"] != "2025-06-01T12:00:00Z" || raw[0]["hash"] != testHash('b') {
+	if raw[0]["path"] != fx("/usr/bin/pb") || fmt.Sprint(raw[0]["command_line"]) != "[cmd b]" || raw[0]["timestamp"] != "2025-06-01T12:00:00Z" || raw[0]["hash"] != testHash('b') {
 		t.Errorf("record on disk = %v (command_line a list, as the original writes it)", raw[0])
 	}
 	// A repeat attempt updates the time and command line in place.
-	if err := p.Add(PendingRecord{Path: "/elsewhere/pb", Hash: testHash('b'), CommandLine: CommandLine{"again"}}); err != nil {
+	if err := p.Add(PendingRecord{Path: fx("/elsewhere/pb"), Hash: testHash('b'), CommandLine: CommandLine{"again"}}); err != nil {
 		t.Fatal(err)
 	}
 	got = list(t, p)
-	if len(got) != 3 || got[2].Hash != testHash('b') || got[2].CommandLine.String() != "again" || got[2].Path != "/usr/bin/pb" {
+	if len(got) != 3 || got[2].Hash != testHash('b') || got[2].CommandLine.String() != "again" || got[2].Path != fx("/usr/bin/pb") {
 		t.Fatalf("after repeat: %+v", got)
 	}
 	if err := p.Remove(testHash('a')); err != nil {
@@ -156,7 +156,7 @@ func TestPendingMax(t *testing.T) {
 func TestPendingRejectsBadInput(t *testing.T) {
 	p, _ := newPending(t, 0)
 	for _, r := range []PendingRecord{
-		{Path: "/usr/bin/x", Hash: "sha256:short"},
+		{Path: fx("/usr/bin/x"), Hash: "sha256:short"},
 		{Path: "relative", Hash: testHash('a')},
 		{Path: "", Hash: testHash('a')},
 	} {
@@ -269,13 +269,13 @@ func TestPendingConcurrentGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				r := PendingRecord{Path: "/usr/bin/x", Hash: numberedHash(w, i), CommandLine: CommandLine{"x"}}
+				r := PendingRecord{Path: fx("/usr/bin/x"), Hash: numberedHash(w, i), CommandLine: CommandLine{"x"}}
 				if err := p.Add(r); err != nil {
 					t.Error(err)
 					return
 				}
 				// Every worker also bumps one shared hash.
-				if err := p.Add(PendingRecord{Path: "/usr/bin/shared", Hash: testHash('f')}); err != nil {
+				if err := p.Add(PendingRecord{Path: fx("/usr/bin/shared"), Hash: testHash('f')}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -39,7 +39,7 @@ func hammer(dir string, id int) error {
 	p := &Pending{Path: filepath.Join(dir, PendingFile), Max: 10000}
 	for i := range helperCount {
 		err := Update(filepath.Join(dir, ConfigFile), func(c *Config) error {
-			_, e := c.Find("/usr/bin/shared")
+			_, e := c.Find(fx("/usr/bin/shared"))
 			if e == nil {
 				return fmt.Errorf("entry missing")
 			}
@@ -49,7 +49,7 @@ func hammer(dir string, id int) error {
 		if err != nil {
 			return fmt.Errorf("writer %d update %d: %w", id, i, err)
 		}
-		if err := p.Add(PendingRecord{Path: "/usr/bin/x", Hash: numberedHash(id, i)}); err != nil {
+		if err := p.Add(PendingRecord{Path: fx("/usr/bin/x"), Hash: numberedHash(id, i)}); err != nil {
 			return fmt.Errorf("writer %d add %d: %w", id, i, err)
 		}
 	}
@@ -71,7 +71,7 @@ func TestWritersInSeparateProcesses(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, ConfigFile)
 	if err := Update(cfgPath, func(c *Config) error {
-		c.RegisteredBinaries = append(c.RegisteredBinaries, NewEntry("/usr/bin/shared", testHash('a'), timeZero))
+		c.RegisteredBinaries = append(c.RegisteredBinaries, NewEntry(fx("/usr/bin/shared"), testHash('a'), timeZero))
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ func oneEntry(path string, read ...string) string {
 	for i, s := range read {
 		q[i] = `"` + s + `"`
 	}
-	return `{"protocol_version":"1","registered_binaries":[{"path":"` + path + `","hash":"` + testHash('a') +
+	return `{"protocol_version":"1","registered_binaries":[{"path":` + js(path) + `,"hash":"` + testHash('a') +
 		`","allowed_read_services":[` + strings.Join(q, ",") + `]}]}`
 }
 
@@ -37,7 +37,7 @@ func TestSourceMissingFileIsEmpty(t *testing.T) {
 func TestSourceCachesAndReloads(t *testing.T) {
 	noRacyWindow(t)
 	path := filepath.Join(t.TempDir(), ConfigFile)
-	writeFile(t, path, oneEntry("/usr/bin/a", "svc"))
+	writeFile(t, path, oneEntry(fx("/usr/bin/a"), "svc"))
 	s := NewSource(path)
 	first, err := s.Current()
 	if err != nil {
@@ -74,14 +74,14 @@ func TestSourceCachesAndReloads(t *testing.T) {
 // and the racy-window rule must still catch it.
 func TestSourceSeesInPlaceRewrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ConfigFile)
-	writeFile(t, path, oneEntry("/usr/bin/a", "aaa"))
+	writeFile(t, path, oneEntry(fx("/usr/bin/a"), "aaa"))
 	s := NewSource(path)
 	for _, svc := range []string{"bbb", "ccc", "ddd"} {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.WriteAt([]byte(oneEntry("/usr/bin/a", svc)), 0); err != nil {
+		if _, err := f.WriteAt([]byte(oneEntry(fx("/usr/bin/a"), svc)), 0); err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
@@ -95,7 +95,7 @@ func TestSourceSeesInPlaceRewrite(t *testing.T) {
 func TestSourceBrokenFileDeniesAll(t *testing.T) {
 	noRacyWindow(t)
 	path := filepath.Join(t.TempDir(), ConfigFile)
-	writeFile(t, path, oneEntry("/usr/bin/a", "svc"))
+	writeFile(t, path, oneEntry(fx("/usr/bin/a"), "svc"))
 	s := NewSource(path)
 	if _, err := s.Current(); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestSourceBrokenFileDeniesAll(t *testing.T) {
 	if cfg != nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "still invalid") {
 		t.Fatalf("second call on broken file: %+v, %v; want nil and a short error", cfg, err)
 	}
-	writeFile(t, path, oneEntry("/usr/bin/a"))
+	writeFile(t, path, oneEntry(fx("/usr/bin/a")))
 	cfg, err = s.Current()
 	if err != nil || cfg.RegisteredBinaries[0].CanRead("svc") {
 		t.Fatalf("after fix: %+v, %v", cfg, err)
@@ -124,7 +124,7 @@ func TestSourceBrokenFileDeniesAll(t *testing.T) {
 
 func TestSourceConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ConfigFile)
-	writeFile(t, path, oneEntry("/usr/bin/a", "svc"))
+	writeFile(t, path, oneEntry(fx("/usr/bin/a"), "svc"))
 	s := NewSource(path)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -153,7 +153,7 @@ func TestSourceConcurrent(t *testing.T) {
 
 func BenchmarkSourceCurrentUnchanged(b *testing.B) {
 	path := filepath.Join(b.TempDir(), ConfigFile)
-	if err := os.WriteFile(path, []byte(oneEntry("/usr/bin/a", "svc")), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(oneEntry(fx("/usr/bin/a"), "svc")), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	old := time.Now().Add(-time.Hour)
