@@ -35,16 +35,22 @@ func approve(c *cli.Context, hashArg, pathArg string) error {
 		return err
 	}
 	warnInterpreter(c, path)
+	pin, err := approvalPin(c, path, hash)
+	if err != nil {
+		return err
+	}
 	var kept *config.Entry // the entry whose permissions the new hash inherits
 	err = updatePolicy(func(cfg *config.Config) error {
 		if _, e := cfg.Find(path); e != nil {
 			// Approving a known path is an upgrade: its permissions stay.
-			e.Hash = hash
+			e.Hash, e.Interpreter = hash, pin
 			cp := *e
 			kept = &cp
 			return nil
 		}
-		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, config.NewEntry(path, hash, time.Now()))
+		ne := config.NewEntry(path, hash, time.Now())
+		ne.Interpreter = pin
+		cfg.RegisteredBinaries = append(cfg.RegisteredBinaries, ne)
 		return nil
 	})
 	if err != nil {
@@ -96,4 +102,20 @@ func approvalPath(hash, pathArg string) (string, error) {
 	}
 	return "", fail(exitError, "no pending program has hash %s", hash).
 		hint("`keychain-auth list-pending` shows the queue; give PATH to approve a file directly")
+}
+
+// approvalPin is the interpreter pin of a script being approved, read from
+// the file at path when it still has the approved hash. When it does not,
+// the #! line of the approved content is unknown: the entry gets no pin,
+// and the admin is told that `upgrade` sets one once the file matches.
+func approvalPin(c *cli.Context, path, hash string) (*config.Interpreter, error) {
+	img, err := hashProgram(path)
+	if err != nil || img.Hash != hash {
+		if prog, _, _ := readShebang(path); prog == "" {
+			return nil, nil // not a script (or unreadable): nothing to pin
+		}
+		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: note: %s no longer has the approved content, so its #! line is not pinned; `keychain-auth upgrade %s` pins it from the file as it is\n", path, path)
+		return nil, nil
+	}
+	return interpreterPin(c, path)
 }
