@@ -169,6 +169,16 @@ func TestRunAsProgram(t *testing.T) {
 	if r.code != 143 {
 		t.Errorf("PROGRAM killed by SIGTERM: shell saw %d, want 143 (stderr %q)", r.code, r.stderr)
 	}
+	// revoke --run takes effect on the next run.
+	w.mustNobodyKA("revoke", rsh, "--run", "svc")
+	r = w.shell("keychain-auth run --env A=svc/k -- " + rsh + ` -c 'echo "A=$A"'`)
+	if r.code != 3 || strings.Contains(r.stdout, marker) {
+		t.Errorf("after revoke --run: exit %d, stdout %q; want 3 and nothing", r.code, r.stdout)
+	}
+	if pol := w.mustNobodyKA("policy"); strings.Contains(pol, "run:") {
+		t.Errorf("policy still shows a run permission after revoke:\n%s", pol)
+	}
+	w.mustNobodyKA("grant", rsh, "--run", "svc")
 	audit := w.mustNobodyKA("audit", "--json", "-n", "20")
 	if !strings.Contains(audit, `"action":"run"`) || !strings.Contains(audit, "run as the program") || !strings.Contains(audit, `"path":"`+rsh+`"`) {
 		t.Errorf("audit lacks the run as the program:\n%s", audit)
@@ -335,7 +345,7 @@ func TestRunSwapRace(t *testing.T) {
 
 	t.Run("canary", func(t *testing.T) {
 		w := newRunWorld(t, weak)
-		r := attack(w, 60)
+		r := attack(w, 200)
 		if r.code != 0 || !strings.Contains(r.stdout, "SWAPPED:"+marker) {
 			t.Fatalf("against the weakened daemon the swap never got the value through (exit %d):\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
