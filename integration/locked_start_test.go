@@ -31,9 +31,8 @@ func TestLockedStartThenUnlock(t *testing.T) {
 	e := newEnv(t)
 	makePassphraseVault(t, e, lifePass)
 	e.start()
-	if log := e.daemonLog(); !strings.Contains(log, "started locked") {
-		t.Errorf("daemon log does not say it started locked: %s", log)
-	}
+	// The socket answers before the store is open: wait for the log line.
+	e.waitLog("started locked")
 	s := e.openSession(filepath.Join(e.projectDir(), "tool"))
 	if got := s.ask(readLine("svc", "k")); got != lockedAnswer {
 		t.Fatalf("read after a locked start: %s, want %s", got, lockedAnswer)
