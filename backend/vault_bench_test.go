@@ -2,6 +2,8 @@ package backend_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +16,12 @@ import (
 // one batch: "k/00000" ... with 100 keys under each "k/000" prefix.
 func bigVault(tb testing.TB, n int) *backend.Vault {
 	tb.Helper()
-	v, err := backend.OpenVault(tb.TempDir(), backend.VaultOptions{})
+	return bigVaultIn(tb, tb.TempDir(), n)
+}
+
+func bigVaultIn(tb testing.TB, dir string, n int) *backend.Vault {
+	tb.Helper()
+	v, err := backend.OpenVault(dir, backend.VaultOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -134,4 +141,52 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkVaultOpen opens a vault of 100,000 keys whose journal is empty,
+// and one whose journal holds as many one-key writes as fit under the
+// compaction bound (half the snapshot): the slowest open the journal can
+// cause. The journal is filled without fsync, to keep the set-up short.
+func BenchmarkVaultOpen(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		b.Run(fmt.Sprintf("keys=100000/fulljournal=%v", full), func(b *testing.B) {
+			dir := b.TempDir()
+			v := bigVaultIn(b, dir, 100000)
+			records := 0
+			if full {
+				st, err := os.Stat(filepath.Join(dir, backend.VaultFileName))
+				if err != nil {
+					b.Fatal(err)
+				}
+				bound := st.Size() / 2
+				defer backend.SkipJournalSyncForTest()()
+				for last := int64(0); ; records++ {
+					at := v.JournalBytesForTest()
+					if at+(at-last) > bound {
+						break
+					}
+					if err := v.Set("big", []backend.Item{{Key: fmt.Sprintf("k/%05d/%d", records%100000, records), Value: secret.New("x")}}); err != nil {
+						b.Fatal(err)
+					}
+					if v.JournalBytesForTest() <= at {
+						b.Fatal("a write compacted before the journal reached half the snapshot")
+					}
+					last = at
+				}
+			}
+			v.Close()
+			var d []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				o, err := backend.OpenVault(dir, backend.VaultOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+				o.Close()
+			}
+			b.ReportMetric(float64(median(d).Nanoseconds()), "median-ns/op")
+			b.ReportMetric(float64(records), "journal-records")
+		})
+	}
 }

@@ -67,3 +67,21 @@ func VaultCompactionForTest(minBytes int64, shift uint) (restore func()) {
 
 // ErrJournalDamagedForTest is what a damaged journal record's error wraps.
 var ErrJournalDamagedForTest = errJournalDamaged
+
+// SkipJournalSyncForTest makes journal appends skip their fsync, so that a
+// benchmark can fill a journal quickly before it measures something else.
+func SkipJournalSyncForTest() (restore func()) {
+	old := writeJournalRecord
+	writeJournalRecord = func(f *os.File, rec []byte, off int64) error {
+		_, err := f.WriteAt(rec, off)
+		return err
+	}
+	return func() { writeJournalRecord = old }
+}
+
+// JournalBytesForTest reports how far the journal's records go.
+func (v *Vault) JournalBytesForTest() int64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.j.pos.off
+}
