@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keychain-auth/keychain-auth/backend"
+	"github.com/keychain-auth/keychain-auth/broker"
 	"github.com/keychain-auth/keychain-auth/config"
 	"github.com/keychain-auth/keychain-auth/secret"
 	"github.com/keychain-auth/keychain-auth/transport"
@@ -46,6 +47,9 @@ func passwd(c *cli.Context) error {
 	}
 	if a != nil {
 		defer a.close()
+		if err := daemonCanRekey(c); err != nil {
+			return err
+		}
 	}
 	old, next, err := askPassphrases(c, dir)
 	if err != nil {
@@ -62,6 +66,29 @@ func passwd(c *cli.Context) error {
 	fmt.Fprintln(c.App.ErrWriter, "keychain-auth: the vault passphrase was changed")
 	if !warnStaleSource(c, dir, next) {
 		fmt.Fprintln(c.App.ErrWriter, "keychain-auth: hint: `keychain-auth serve` now starts locked until `keychain-auth unlock`, or give it KEYCHAIN_AUTH_PASSPHRASE_FILE (a 0600 file)")
+	}
+	return nil
+}
+
+// daemonCanRekey asks the running daemon, before any passphrase is typed,
+// whether PASSWD could succeed: its store must be the file vault, in user
+// mode (system mode's vaults have key files only), and not locked.
+func daemonCanRekey(c *cli.Context) error {
+	cl, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := cl.Status()
+	if err != nil {
+		return fmt.Errorf("ask daemon for status: %w", err)
+	}
+	switch {
+	case st.Backend != backend.NameFile || st.Mode == broker.ModeSystem:
+		return fail(exitError, "the running daemon's store (%s, %s mode) has no passphrase keychain-auth can change; no passphrase was asked for", st.Backend, st.Mode).
+			hint("only the file vault of a user-mode daemon has one; a native keyring's password is changed with the system's own tools")
+	case st.Locked:
+		return fail(exitError, "the store is locked; no passphrase was asked for").hint("unlock it first with `keychain-auth unlock`")
 	}
 	return nil
 }

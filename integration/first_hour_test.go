@@ -305,3 +305,20 @@ func (e *env) waitLog(text string) string {
 	e.t.Fatalf("no %q in the daemon log within 10s: %s", text, e.daemonLog())
 	return ""
 }
+
+// passwd through a daemon whose store is locked says so before asking for
+// any passphrase; unlocked (the canary), it asks.
+func TestPasswdRefusedBeforeAsking(t *testing.T) {
+	e := newEnv(t, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
+	e.start()
+	e.mustKA("lock")
+	code, shown := e.startTerminal(t, bin.keychainAuth, "passwd").wait()
+	if code != 1 || !strings.Contains(shown, "locked") || strings.Contains(shown, "passphrase: ") {
+		t.Errorf("passwd with the store locked: exit %d; terminal: %q", code, shown)
+	}
+	if r := e.ka(lifePass+"\n", "unlock"); r.code != 0 {
+		t.Fatalf("unlock: %+v", r)
+	}
+	tm := e.startTerminal(t, bin.keychainAuth, "passwd")
+	tm.waitFor("Current vault passphrase: ")
+}
