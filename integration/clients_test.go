@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -26,7 +25,7 @@ func TestReferenceClients(t *testing.T) {
 		{"node", "clients/node/keychain-auth.js"},
 	} {
 		t.Run(c.interp, func(t *testing.T) {
-			interp, err := exec.LookPath(c.interp)
+			interp, err := envLookPath(c.interp)
 			if err != nil {
 				t.Skipf("%s not installed: %v", c.interp, err)
 			}

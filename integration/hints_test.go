@@ -298,7 +298,11 @@ func TestHintRelativeInterpreterArgument(t *testing.T) {
 			e.wantAudit("script_path_relative", "relative path", "use the absolute path")
 		})
 	}
-	if r := e.runIn(dir, "", "python3", tool); !strings.Contains(r.stdout, "value:"+marker) {
+	python3, err := envLookPath("python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.runIn(dir, "", python3, tool); !strings.Contains(r.stdout, "value:"+marker) {
 		t.Fatalf("by its absolute path, as the hint says: %+v", r)
 	}
 	if pend := e.mustKA("list-pending"); strings.Contains(pend, "python") {

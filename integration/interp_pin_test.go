@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,6 +116,21 @@ func TestInterpreterPinShell(t *testing.T) {
 	if r := e.runIn(dir, "", "/bin/sh", "-e", script); r.code != 3 {
 		t.Errorf("with -e added: %+v; want exit 3", r)
 	}
+}
+
+// envLookPath finds name on the PATH that newEnv gives the programs it
+// runs (after the directory of the built CLI), not on this test process's
+// PATH: register resolves a #!/usr/bin/env line on that PATH, and a
+// script started under another interpreter (a version manager's shim
+// earlier on the developer's PATH) is refused interpreter_mismatch.
+func envLookPath(name string) (string, error) {
+	for _, dir := range []string{"/usr/local/bin", "/usr/bin", "/bin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in /usr/local/bin, /usr/bin, /bin", name)
 }
 
 // unpin removes the interpreter pin of every entry, as in a policy written

@@ -19,7 +19,9 @@ func (e *env) scriptWithSecret() string {
 	if r := e.runIn(dir, marker, setter); r.code != 0 {
 		e.t.Fatalf("put: %+v", r)
 	}
-	fetch := writeScript(e.t, dir, "fetch.sh", "#!/bin/sh\nv=$(keychain-auth get svc key)\necho \"value:$v\"\n")
+	// bash, as the attacks below start it: the entry pins the #! line's
+	// interpreter, so under another one the plain run would be refused.
+	fetch := writeScript(e.t, dir, "fetch.sh", "#!/bin/bash\nv=$(keychain-auth get svc key)\necho \"value:$v\"\n")
 	e.mustKA("authorize", fetch, "svc")
 	return fetch
 }
