@@ -62,7 +62,7 @@ func printEntry(c *cli.Context, e *config.Entry) {
 	if len(e.AllowedRunServices) > 0 {
 		// The values reach the program's environment, readable by the
 		// user's other programs while it runs: say so where it is listed.
-		fmt.Fprintf(w, "  run:        %s (in its environment via `run`: readable by your other programs while it runs)\n", strings.Join(e.AllowedRunServices, ", "))
+		fmt.Fprintf(w, "  via run:    %s (put in its environment by `run`: readable by your other programs while it runs)\n", strings.Join(e.AllowedRunServices, ", "))
 	}
 }
 

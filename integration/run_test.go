@@ -150,7 +150,7 @@ func TestRunAsProgram(t *testing.T) {
 	if grant.code != 0 || !strings.Contains(grant.stderr, "/proc/PID/environ") {
 		t.Fatalf("grant --run: exit %d, stderr %q; want 0 and the warning", grant.code, grant.stderr)
 	}
-	if pol := w.mustNobodyKA("policy"); !strings.Contains(pol, "run:        svc") {
+	if pol := w.mustNobodyKA("policy"); !strings.Contains(pol, "via run:    svc") {
 		t.Errorf("policy does not show the run permission:\n%s", pol)
 	}
 	r = w.shell("keychain-auth run " + (`--env A=svc/k -- ` + rsh + ` -c 'echo "A=$A"; exit 7'`))
@@ -175,7 +175,7 @@ func TestRunAsProgram(t *testing.T) {
 	if r.code != 3 || strings.Contains(r.stdout, marker) {
 		t.Errorf("after revoke --run: exit %d, stdout %q; want 3 and nothing", r.code, r.stdout)
 	}
-	if pol := w.mustNobodyKA("policy"); strings.Contains(pol, "run:") {
+	if pol := w.mustNobodyKA("policy"); strings.Contains(pol, "via run:") {
 		t.Errorf("policy still shows a run permission after revoke:\n%s", pol)
 	}
 	w.mustNobodyKA("grant", rsh, "--run", "svc")
