@@ -73,7 +73,11 @@ func (s *Server) run(t *Tenant, peer *auth.Peer, id *auth.Identity, req *transpo
 		return r, true
 	}
 	if asCaller.Entry != nil {
-		asCaller.Hint = joinDetail(asCaller.Hint, "as the program: "+d.Hint)
+		why := d.Hint
+		if d.Reason == transport.ReasonPendingApproval {
+			why = file.Image.Path + " is not registered (not queued: a registered caller's run is decided by its own entry)"
+		}
+		asCaller.Hint = joinDetail(asCaller.Hint, "as the program: "+why)
 		return s.deny(t, id, read, asCaller)
 	}
 	return s.denyRun(t, id, req, file, d)

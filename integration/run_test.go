@@ -229,8 +229,8 @@ func TestRunAsCaller(t *testing.T) {
 	writeNobodyFile(t, script, "#!/bin/sh\nkeychain-auth run --env A=svc/k -- /usr/bin/env\necho rc=$?\n")
 	w.mustNobodyKA("register", script)
 	r := w.runEnv(nil, nobodyCred, "", script)
-	if strings.Contains(r.stdout, marker) || !strings.Contains(r.stdout, "rc=3") {
-		t.Errorf("script without read: stdout %q, stderr %q; want rc=3 and no value", r.stdout, r.stderr)
+	if strings.Contains(r.stdout, marker) || !strings.Contains(r.stdout, "rc=3") || !strings.Contains(r.stderr, "not queued") {
+		t.Errorf("script without read: stdout %q, stderr %q; want rc=3, no value, and a hint that PROGRAM was not queued", r.stdout, r.stderr)
 	}
 	w.mustNobodyKA("grant", script, "--read", "svc")
 	r = w.runEnv(nil, nobodyCred, "", script)
