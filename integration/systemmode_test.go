@@ -509,8 +509,8 @@ func waitBlockedChild(t *testing.T, pid int, errb *bytes.Buffer) int {
 // A script owned by another (non-root) user is not a script identity for
 // the caller, even where the caller's policy names it: that user could
 // rewrite it under the caller: the CLI it runs is refused
-// courier_parent_not_script (exit 3). The canary: the same file owned by
-// the caller is identified and allowed.
+// script_writable_by_others (exit 3), and the hint names the owner. The
+// canary: the same file owned by the caller is identified and allowed.
 func (w *smWorld) testScriptOfAnotherUser(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(w.pub), "theirs")
 	must(t, os.Mkdir(dir, 0o755))
@@ -524,8 +524,8 @@ func (w *smWorld) testScriptOfAnotherUser(t *testing.T) {
 		wantCode(t, "authorize", w.asRoot(smVictim, "", "authorize", p, "shared"), 0)
 		r := w.runAs(smVictim, nil, "", p, "ls", "shared")
 		wantCode(t, fmt.Sprintf("script owned by uid %d", c.owner), r, c.code)
-		if c.code != 0 && !strings.Contains(r.stderr, "not a script the daemon can verify") {
-			t.Errorf("refusal does not say why (courier_parent_not_script): %s", r.stderr)
+		if c.code != 0 && (!strings.Contains(r.stderr, "denied: script_writable_by_others") || !strings.Contains(r.stderr, fmt.Sprintf("owned by uid %d", c.owner))) {
+			t.Errorf("refusal does not say why (script_writable_by_others, owned by uid %d): %s", c.owner, r.stderr)
 		}
 	}
 }
