@@ -125,10 +125,21 @@ func newSystemServer(log *slog.Logger, o serveOptions, layout config.SystemLayou
 	}
 	ts := &tenantSet{layout: layout, maxPending: o.maxPending, log: log, daemonAudit: daemonAudit, byUID: map[uint32]*broker.Tenant{}}
 	srv := broker.New(broker.Options{
-		Tenants: ts.get, Audit: daemonAudit, Verifier: verifier, Self: self, Logger: log, Limits: o.limits,
+		Tenants: ts.get, Audit: daemonAudit, Verifier: verifier, Self: self, Logger: log, Limits: systemLimits(o.limits),
 		Version: version, Endpoint: layout.Socket, Mode: broker.ModeSystem,
 	})
 	return srv, ts, nil
+}
+
+// systemLimits caps each uid at a quarter of the connection slots when
+// no per-uid limit is set: in system mode users share the daemon, and one
+// user's programs holding connections on which requests were allowed
+// (which the slot table does not shed) must not lock the others out.
+func systemLimits(l broker.Limits) broker.Limits {
+	if l.MaxConnsPerUID <= 0 {
+		l.MaxConnsPerUID = max(l.MaxConns/4, 1)
+	}
+	return l
 }
 
 // tenantSet opens each user's vault, policy, queue and audit log on their
