@@ -50,7 +50,11 @@ import (
 // truncates it away. A record that is all there but fails its length check
 // or its authentication is damage, not a crash: the vault refuses to open
 // (errJournalDamaged) rather than drop the acknowledged writes after it
-// without saying so.
+// without saying so, and the error says where the intact records end.
+// (A power loss could leave a last, unacknowledged record with its length
+// on disk and part of its data not, on a file system that does not order
+// data before size; ext4 and XFS do. That too is refused, with the same
+// way out.)
 const (
 	journalMagic      = "KCAJOURN"
 	journalVersion    = 1
@@ -175,10 +179,13 @@ func readRecords(key *[vaultKeySize]byte, gen *[genSize]byte, b []byte, pos jour
 	return pos, nil
 }
 
+// damaged says which record, why, and the two ways to open the vault
+// anyway, both by hand: the records before the damage are intact.
 func damaged(pos journalPos, why string) error {
-	return fmt.Errorf("%w: record %d at byte %d: %s; the writes it and later records hold cannot be read; "+
-		"move %s aside to open the vault as its last snapshot holds it, without them",
-		errJournalDamaged, pos.seq+1, pos.off, why, VaultJournalFileName)
+	return fmt.Errorf("%w: record %d at byte %d: %s; that write and any after it cannot be read; "+
+		"to open the vault with the %d writes before it, cut %s there (truncate -s %d), "+
+		"or move the file aside to open the vault as its last snapshot holds it",
+		errJournalDamaged, pos.seq+1, pos.off, why, pos.seq, VaultJournalFileName, pos.off)
 }
 
 func allZero(b []byte) bool {

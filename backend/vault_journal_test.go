@@ -426,3 +426,34 @@ func dump(t *testing.T, v *backend.Vault) string {
 	}
 	return b.String()
 }
+
+// The way out a damaged-journal error gives (cut the journal where it
+// says) opens the vault with every write before the damaged record.
+func TestVaultJournalDamageWayOut(t *testing.T) {
+	dir := journalVault(t, "k1", "k2", "k3")
+	hdr, r := journalRecords(t, readJournal(t, dir))
+	bad := bytes.Clone(r[2])
+	bad[len(bad)-1] ^= 0x01
+	writeJournal(t, dir, bytes.Join([][]byte{hdr, r[0], r[1], bad}, nil))
+	_, err := backend.OpenVault(dir, backend.VaultOptions{})
+	if err == nil {
+		t.Fatal("a damaged last record opened")
+	}
+	var cut int64
+	msg := err.Error()
+	if i := strings.Index(msg, "truncate -s "); i < 0 {
+		t.Fatalf("error %q gives no place to cut", msg)
+	} else if _, serr := fmt.Sscanf(msg[i:], "truncate -s %d", &cut); serr != nil {
+		t.Fatalf("error %q: %v", msg, serr)
+	}
+	if err := os.Truncate(journalPath(dir), cut); err != nil {
+		t.Fatal(err)
+	}
+	v := openVault(t, dir, "")
+	defer v.Close()
+	wantValue(t, v, "svc", "k1", "value-k1")
+	wantValue(t, v, "svc", "k2", "value-k2")
+	if _, err := v.Get("svc", "k3"); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("k3 after cutting its damaged record: err = %v", err)
+	}
+}
