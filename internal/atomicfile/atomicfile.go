@@ -7,6 +7,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,21 @@ func TryLock(path string) (unlock func(), err error) {
 		_ = unlockFile(f)
 		_ = f.Close()
 	}, nil
+}
+
+// Open opens path for reading. On Windows a file that WriteFile is
+// replacing at that moment cannot be opened (a sharing violation, or access
+// denied while the old file's deletion is pending); Open retries that for
+// about a second, as the replacing rename does on its side. Elsewhere it is
+// os.Open.
+func Open(path string) (*os.File, error) { return openRead(path) }
+
+// ReadFile is os.ReadFile through Open.
+func ReadFile(path string) ([]byte, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -50,3 +50,5 @@ func tryLockExclusive(f *os.File) (bool, error) {
 		}
 	}
 }
+
+func openRead(path string) (*os.File, error) { return os.Open(path) }

@@ -29,6 +29,20 @@ func replace(src, dst string) error {
 	return err
 }
 
+// openRead opens path for reading, retrying for about a second while
+// replace holds it (see replace).
+func openRead(path string) (*os.File, error) {
+	var err error
+	for range 50 {
+		var f *os.File
+		if f, err = os.Open(path); err == nil || !transient(err) {
+			return f, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, err
+}
+
 // transient reports access-denied (5) and sharing-violation (32) errors.
 func transient(err error) bool {
 	var errno syscall.Errno
