@@ -113,7 +113,7 @@ func Empty() *Config {
 // file is an empty configuration; anything unparsable or invalid is an
 // error wrapping ErrInvalid that names the entry and field.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path) // waits out a replace in progress on Windows
 	if errors.Is(err, os.ErrNotExist) {
 		return Empty(), nil
 	}

@@ -163,7 +163,7 @@ func (p *Pending) modify(fn func([]PendingRecord) ([]PendingRecord, error)) erro
 
 // read loads the file and keeps only the live records, oldest first.
 func (p *Pending) read() ([]PendingRecord, error) {
-	data, err := os.ReadFile(p.Path)
+	data, err := atomicfile.ReadFile(p.Path) // waits out a replace in progress on Windows
 	if errors.Is(err, os.ErrNotExist) {
 		return []PendingRecord{}, nil
 	}

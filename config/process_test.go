@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 )
 
 // Environment of a helper process started by TestWritersInSeparateProcesses.
@@ -134,7 +136,7 @@ func TestWritersInSeparateProcesses(t *testing.T) {
 
 func checkValidJSON(t *testing.T, paths ...string) {
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := atomicfile.ReadFile(p) // as the daemon reads (Windows: waits out a replace)
 		if os.IsNotExist(err) {
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
 )
 
 // racyWindow is how recent a file's modification time may be for its
@@ -119,7 +121,7 @@ func statPath(path string) (fileKey, error) {
 }
 
 func readKeyed(path string) ([]byte, fileKey, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.Open(path) // waits out a replace in progress on Windows
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fileKey{missing: true}, nil
 	}
