@@ -67,7 +67,7 @@ export GOOS=windows GOARCH=amd64 CGO_ENABLED=0
 # back empty (a CI run failed so, never reproduced here). It checks the
 # suite itself, which has no Windows code, and runs in the Linux lane.
 go test -count=1 -exec wine "$@" -skip '^TestSuiteCatchesDefects$' ./transport/ ./policy/ ./secret/ ./backend/storetest/
-go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/
+go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/ ./internal/atomicfile/
 # config: the tests that need no temporary directory.
 go test -count=1 -exec wine "$@" -run '^(TestParseErrors|TestEncodeOrderAndLists|TestEntryHelpers|TestHashes|TestDirs|TestDirsWindows)$' ./config/
 # The end-to-end test (integration/windows_serve_test.go): the Windows build
