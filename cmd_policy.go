@@ -77,7 +77,7 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name: "check",
 		Usage: "exit 0 if PATH is registered with its current hash and, with SERVICE, may read, write and search on it " +
-			"(or only what --read, --write, --search name); 5 unregistered, 3 not allowed",
+			"(or only what --read, --write, --search name); 5 unregistered, 3 not allowed, 1 when PATH cannot be read",
 		ArgsUsage: "PATH [SERVICE]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "read", Usage: "ask only whether it may read SERVICE (with --write, --search: each named)"},
