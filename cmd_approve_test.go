@@ -14,7 +14,7 @@ func TestApproveKnownPathSaysPermissionsStay(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("KEYCHAIN_AUTH_CONFIG_DIR", filepath.Join(dir, "config"))
 	tool := filepath.Join(dir, "tool.sh")
-	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho one\n"), 0o755); err != nil {
+	if err := os.WriteFile(tool, toolFixture("echo one\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ka := func(args ...string) (string, string) {
@@ -27,7 +27,7 @@ func TestApproveKnownPathSaysPermissionsStay(t *testing.T) {
 	}
 	ka("register", tool)
 	ka("grant", tool, "--read", "prod")
-	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho two\n"), 0o755); err != nil {
+	if err := os.WriteFile(tool, toolFixture("echo two\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	img, err := hashProgram(tool)

@@ -26,7 +26,7 @@ func compatSetup(t *testing.T) (cfgDir, tool string) {
 	cfgDir = filepath.Join(dir, "config")
 	t.Setenv("KEYCHAIN_AUTH_CONFIG_DIR", cfgDir)
 	tool = filepath.Join(dir, "tool.sh")
-	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho one\n"), 0o755); err != nil {
+	if err := os.WriteFile(tool, toolFixture("echo one\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return cfgDir, tool
@@ -53,7 +53,7 @@ func TestRegisterAgainSameHash(t *testing.T) {
 		t.Errorf("register of a registered program rewrote the policy:\n%s\n%s", before, after)
 	}
 	// With another hash it is still refused, with the upgrade hint.
-	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho two\n"), 0o755); err != nil {
+	if err := os.WriteFile(tool, toolFixture("echo two\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errs = kaRun(t, "register", tool)
@@ -71,7 +71,7 @@ func TestAuthorizeRecordsCurrentHash(t *testing.T) {
 		t.Fatalf("authorize: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	kaRun(t, "grant", tool, "--read", "other")
-	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho two\n"), 0o755); err != nil {
+	if err := os.WriteFile(tool, toolFixture("echo two\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := kaRun(t, "check", tool, "svc"); code != exitUnregistered {
