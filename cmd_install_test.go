@@ -1,3 +1,8 @@
+// The system-mode installer is for Linux (cmd_install_linux.go); its unit
+// rendering and path checks are tested where their Unix paths mean something.
+
+//go:build !windows
+
 package main
 
 import (
