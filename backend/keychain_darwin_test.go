@@ -17,9 +17,7 @@ import (
 // runner's throwaway login keychain); every subtest uses random service
 // names and removes what it wrote.
 func TestKeychainConformance(t *testing.T) {
-	if os.Getenv("KEYCHAIN_AUTH_TEST_KEYCHAIN") != "1" {
-		t.Skip("macOS keychain tests write to the user's keychain; set KEYCHAIN_AUTH_TEST_KEYCHAIN=1 to run them")
-	}
+	requireTestKeychain(t)
 	open := func(t *testing.T) backend.Store {
 		s, _, err := backend.Open(backend.NameKeychain, backend.Options{})
 		if err != nil {
@@ -41,4 +39,19 @@ func plantForeignKeychainItem(t *testing.T, service, key string) {
 		}
 		t.Cleanup(func() { _ = keychain.DeleteGenericPasswordItem(svc, key) })
 	}
+}
+
+// requireTestKeychain skips a test that writes to the default keychain
+// unless KEYCHAIN_AUTH_TEST_KEYCHAIN=1 says it is a throwaway one; the
+// macOS CI job sets KEYCHAIN_AUTH_REQUIRE_KEYCHAIN=1 too, so that there a
+// missing keychain fails instead of skipping.
+func requireTestKeychain(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KEYCHAIN_AUTH_TEST_KEYCHAIN") == "1" {
+		return
+	}
+	if os.Getenv("KEYCHAIN_AUTH_REQUIRE_KEYCHAIN") == "1" {
+		t.Fatal("KEYCHAIN_AUTH_REQUIRE_KEYCHAIN=1 but KEYCHAIN_AUTH_TEST_KEYCHAIN is not 1: the Keychain tests would be skipped")
+	}
+	t.Skip("macOS keychain tests write to the user's keychain; set KEYCHAIN_AUTH_TEST_KEYCHAIN=1 to run them")
 }
