@@ -24,6 +24,14 @@ import (
 // costs what one write cost before the journal, and it comes once per
 // many writes in proportion to the vault's size.
 //
+// Why a format written here and not a storage library: bbolt (or SQLite)
+// would store key names in plaintext pages, and prefix List needs the names
+// in order, which a store holding only encrypted names cannot keep; the
+// vault would still need its decrypted in-memory index, and the library
+// would be used as no more than a log of sealed blobs, which is what this
+// file is. The snapshot format stays as it was, so old vaults open as they
+// are and no migration step exists to fail.
+//
 // Layout; every integer is big-endian.
 //
 //	header:  magic "KCAJOURN" (8) | version 1 (2) | generation (24)
