@@ -75,6 +75,12 @@ func (p *Peer) pinAddressSpace() bool {
 	if err != nil {
 		return false
 	}
+	// The probe must read now, or a later failure would mean nothing.
+	var probe [1]byte
+	if n, err := preadRetry(mem, probe[:], int64(addr[0])); err != nil || n != 1 {
+		unix.Close(mem)
+		return false
+	}
 	status, err := unix.Open(procPath(p.pid, "status"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		unix.Close(mem)
