@@ -44,7 +44,8 @@ var errNoLineMode = errors.New("no echo-off line mode for this terminal")
 // on Windows Ctrl-Z, then Enter). The terminal keeps its line editing
 // (Backspace, Ctrl-U), so a pasted PEM key arrives as pasted. One trailing
 // newline is dropped, as for a pipe. Interrupted (Ctrl-C), it puts the
-// terminal back before the signal takes its usual effect.
+// terminal back before the signal takes its usual effect; stopped and
+// resumed (Ctrl-Z, fg), it turns echo off again.
 func readHiddenText(c *cli.Context, tty *os.File, prompt string) (secret.Value, error) {
 	restore, err := echoOff(int(tty.Fd()))
 	if errors.Is(err, errNoLineMode) {
@@ -56,19 +57,33 @@ func readHiddenText(c *cli.Context, tty *os.File, prompt string) (secret.Value, 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	cont := make(chan os.Signal, 1)
+	if cs := contSignals(); len(cs) > 0 {
+		signal.Notify(cont, cs...)
+		defer signal.Stop(cont)
+	}
 	fmt.Fprintf(c.App.ErrWriter, "%s (not shown as you type; several lines are fine).\nWhen done, press Enter, then %s:\n", prompt, eofKeys)
 	done := make(chan readResult, 1)
 	go func() { done <- readToEOF(tty) }()
-	select {
-	case r := <-done:
-		restore()
-		fmt.Fprintln(c.App.ErrWriter)
-		return textValue(r)
-	case sig := <-sigs:
-		restore()
-		fmt.Fprintln(c.App.ErrWriter)
-		reraise(sig)
-		return "", fail(exitError, "interrupted; nothing was stored")
+	for {
+		select {
+		case r := <-done:
+			restore()
+			fmt.Fprintln(c.App.ErrWriter)
+			return textValue(r)
+		case sig := <-sigs:
+			restore()
+			fmt.Fprintln(c.App.ErrWriter)
+			reraise(sig)
+			return "", fail(exitError, "interrupted; nothing was stored")
+		case <-cont:
+			// Resumed after a stop: the shell may have turned echo back
+			// on; turn it off again (restore keeps the first settings).
+			if _, err := echoOff(int(tty.Fd())); err != nil {
+				restore()
+				return "", fmt.Errorf("turn off echo again after a stop: %w", err)
+			}
+		}
 	}
 }
 

@@ -2,7 +2,12 @@
 
 package main
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // echoOffTermios clears the echo flags and sets canonical mode and
 // signals, with the OS's get and set requests.
@@ -20,3 +25,8 @@ func echoOffTermios(fd int, get, set uint) (func(), error) {
 	}
 	return func() { _ = unix.IoctlSetTermios(fd, set, old) }, nil
 }
+
+// contSignals are the signals after which the terminal may have been
+// reset by someone else: a stopped put (Ctrl-Z, or reading from the
+// background) resumes with whatever settings the shell left.
+func contSignals() []os.Signal { return []os.Signal{syscall.SIGCONT} }

@@ -1,6 +1,10 @@
 package main
 
-import "golang.org/x/sys/windows"
+import (
+	"os"
+
+	"golang.org/x/sys/windows"
+)
 
 // eofKeys is what ends a value typed at the console: Go reads Ctrl-Z at
 // the start of a line as end of input.
@@ -20,3 +24,6 @@ func echoOff(fd int) (func(), error) {
 	}
 	return func() { _ = windows.SetConsoleMode(h, old) }, nil
 }
+
+// contSignals: a console has no job control.
+func contSignals() []os.Signal { return nil }

@@ -42,6 +42,7 @@ func TestPutAtTerminalMultiLine(t *testing.T) {
 	// A typo fixed with Backspace, as line editing allows; the last line
 	// has no newline yet.
 	tm.typeText(strings.Replace(pem, "second line", "second linX\x7fe", 1))
+	tm.stopAndResume(t)
 	tm.typeText("\x04") // Ctrl-D after text on a line does not end the value
 	select {
 	case <-tm.done:

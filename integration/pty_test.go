@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,4 +131,52 @@ func (tm *terminal) echoing() bool {
 		tm.t.Fatal(err)
 	}
 	return st.Lflag&unix.ECHO != 0
+}
+
+// stopAndResume stops the keychain-auth process under the terminal's
+// child (the script), turns echo on as a shell does when it takes the
+// terminal back, resumes it, and checks that put turned echo off again.
+func (tm *terminal) stopAndResume(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", tm.cmd.Process.Pid, tm.cmd.Process.Pid))
+	if err != nil || len(strings.Fields(string(b))) != 1 {
+		t.Fatalf("the script's child: %q %v", b, err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if f := strings.Fields(string(st)); len(f) > 2 && f[2] == "T" {
+			break
+		}
+		if i == 500 {
+			t.Fatal("keychain-auth did not stop")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, err := unix.IoctlGetTermios(int(tm.tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Lflag |= unix.ECHO
+	if err := unix.IoctlSetTermios(int(tm.tty.Fd()), unix.TCSETS, st); err != nil {
+		t.Fatal(err)
+	}
+	if !tm.echoing() {
+		t.Fatal("could not turn echo on; the check proves nothing")
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; tm.echoing(); i++ {
+		if i == 200 {
+			t.Fatal("put resumed with echo on: the rest of the value would be shown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
