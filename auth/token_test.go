@@ -1,3 +1,9 @@
+// token.go's decisions are macOS's (its glue is darwin-only); they are
+// tested on Linux through a fake, with Unix paths that are not absolute on
+// Windows.
+
+//go:build !windows
+
 package auth
 
 import (
