@@ -293,7 +293,7 @@ func TestVaultFileModes(t *testing.T) {
 	v := openVault(t, dir, "")
 	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("v")})
 	wantMode(t, dir, 0o700)
-	for _, name := range []string{backend.VaultFileName, backend.VaultKeyFileName, backend.VaultLockFileName} {
+	for _, name := range []string{backend.VaultFileName, backend.VaultKeyFileName, backend.VaultLockFileName, backend.VaultJournalFileName} {
 		wantMode(t, filepath.Join(dir, name), 0o600)
 	}
 	v.Close()
