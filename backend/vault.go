@@ -273,12 +273,15 @@ func (v *Vault) writeLocked(h header, key *[vaultKeySize]byte, data vaultData) (
 		}
 		v.hdr, v.key, v.data, v.disk = h, key, data, st
 		// The old journal is of another generation now, ignored by every
-		// reader. Remove it only once the snapshot is durable: should the
-		// rename be lost, the old snapshot and its journal are the state.
-		if err == nil {
-			_ = os.Remove(v.journalPath)
-		}
+		// reader. Replace it by an empty one (a new file, which tells
+		// other processes' reads that something changed) only once the
+		// snapshot is durable: should the rename be lost, the old snapshot
+		// and its journal are the state.
 		v.j = journalState{disk: statOrNil(v.journalPath)}
+		if err == nil && v.startJournalLocked() != nil {
+			_ = os.Remove(v.journalPath)
+			v.j = journalState{disk: statOrNil(v.journalPath)}
+		}
 	} else if key != v.key {
 		// A new key (create, ChangePassphrase) that never reached the
 		// disk is of no further use; zero it rather than leave it to the

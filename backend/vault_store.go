@@ -194,7 +194,7 @@ func (v *Vault) withFileLock(op string, fn func() error) error {
 // keep references into it.
 func (v *Vault) read(fn func(vaultData)) error {
 	v.mu.RLock()
-	err, stale := v.usable(), v.stale()
+	err, stale := v.usable(), v.readStale()
 	if err == nil && !stale {
 		fn(v.data)
 	}
@@ -213,6 +213,21 @@ func (v *Vault) read(fn func(vaultData)) error {
 // rewrite in place by some other tool.
 func (v *Vault) stale() bool {
 	return v.snapshotStale() || v.journalStale()
+}
+
+// readStale is stale for reads, with one stat instead of two once the
+// vault has a journal: every write of this format changes the journal (an
+// append grows it; a new snapshot comes with a new, empty journal file),
+// so an unchanged journal means that nothing keychain-auth writes has
+// changed, and reads go on from memory, which holds what was read and
+// authenticated. A snapshot replaced by something else (a planted file) is
+// noticed by the next write, which checks both files under the lock, and
+// from then on by every read.
+func (v *Vault) readStale() bool {
+	if v.disk == nil || v.j.disk == nil {
+		return v.stale()
+	}
+	return v.journalStale()
 }
 
 func (v *Vault) snapshotStale() bool {
@@ -240,6 +255,8 @@ func (v *Vault) refreshLocked() error {
 		}
 		return nil
 	}
+	// Until this reload succeeds, reads check both files and come here.
+	v.disk = nil
 	raw, err := os.ReadFile(v.path)
 	if err != nil {
 		return fmt.Errorf("reload vault: %w", err)

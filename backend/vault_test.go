@@ -187,25 +187,46 @@ func TestVaultTamperedFile(t *testing.T) {
 	}
 }
 
+// A snapshot replaced under a running vault is never read as data: the
+// next write fails on it rather than overwrite the evidence, and from then
+// on reads fail too. Until that write, reads may go on from memory (what
+// was read and authenticated before); with the journal replaced as well,
+// as any keychain-auth write does, they notice at once.
 func TestVaultTamperedWhileOpen(t *testing.T) {
-	dir := t.TempDir()
-	v := openVault(t, dir, "")
-	set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("v")})
-	bad := readVaultFile(t, dir)
-	bad[len(bad)-1] ^= 0x80
-	// Replace the file as another process would (new inode).
-	tmp := filepath.Join(dir, "evil")
-	if err := os.WriteFile(tmp, bad, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, backend.VaultFileName)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Get("svc", "k"); !errors.Is(err, backend.ErrBadPassphrase) {
-		t.Errorf("Get after the file was tampered with: err = %v, want ErrBadPassphrase", err)
-	}
-	if err := v.Set("svc", []backend.Item{{Key: "x", Value: secret.New("y")}}); err == nil {
-		t.Error("Set over a tampered vault succeeded (it would have overwritten the evidence)")
+	for _, journalToo := range []bool{false, true} {
+		dir := t.TempDir()
+		v := openVault(t, dir, "")
+		set(t, v, "svc", backend.Item{Key: "k", Value: secret.New("v")})
+		bad := readVaultFile(t, dir)
+		bad[len(bad)-1] ^= 0x80
+		// Replace the file as another process would (new inode).
+		tmp := filepath.Join(dir, "evil")
+		if err := os.WriteFile(tmp, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, backend.VaultFileName)); err != nil {
+			t.Fatal(err)
+		}
+		if journalToo {
+			if err := os.Remove(filepath.Join(dir, backend.VaultJournalFileName)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Get("svc", "k"); !errors.Is(err, backend.ErrBadPassphrase) {
+				t.Errorf("Get after the files were replaced: err = %v, want ErrBadPassphrase", err)
+			}
+		} else if it, err := v.Get("svc", "k"); err == nil && it.Value.Reveal() != "v" {
+			t.Error("Get after the snapshot was replaced returned a value other than the one written")
+		}
+		if err := v.Set("svc", []backend.Item{{Key: "x", Value: secret.New("y")}}); !errors.Is(err, backend.ErrBadPassphrase) {
+			t.Errorf("Set over a tampered vault: err = %v, want ErrBadPassphrase (it would have overwritten the evidence)", err)
+		}
+		if _, err := v.Get("svc", "k"); !errors.Is(err, backend.ErrBadPassphrase) {
+			t.Errorf("Get after a write found the vault tampered with: err = %v, want ErrBadPassphrase", err)
+		}
+		if got := readVaultFile(t, dir); !bytes.Equal(got, bad) {
+			t.Error("the tampered snapshot was overwritten")
+		}
+		v.Close()
 	}
 }
 
