@@ -56,7 +56,9 @@ wine cmd /c exit </dev/null >/dev/null 2>&1 || true
 
 # What Wine runs faithfully. Whole packages: transport (the pipe tests in
 # pipe_windows_test.go among the portable ones), policy, secret, the
-# conformance suite's own tests. In auth and backend only TestWindows*
+# conformance suite's own tests, broker (its portable test; the rest are
+# Linux-only).
+# In auth and backend only TestWindows*
 # (auth/identify_windows_test.go: real client processes) and TestWincred*
 # (the Credential Manager, its conformance suite required): their other
 # tests need os.RemoveAll (t.TempDir), which Go 1.25+ cannot do under Wine 8.
@@ -66,7 +68,7 @@ export GOOS=windows GOARCH=amd64 CGO_ENABLED=0
 # and reads each child's output; under Wine that output now and then comes
 # back empty (a CI run failed so, never reproduced here). It checks the
 # suite itself, which has no Windows code, and runs in the Linux lane.
-go test -count=1 -exec wine "$@" -skip '^TestSuiteCatchesDefects$' ./transport/ ./policy/ ./secret/ ./backend/storetest/
+go test -count=1 -exec wine "$@" -skip '^TestSuiteCatchesDefects$' ./transport/ ./policy/ ./secret/ ./backend/storetest/ ./broker/
 go test -count=1 -exec wine "$@" -run '^(TestWindows|TestWincred)' ./auth/ ./backend/ ./internal/atomicfile/
 # config: the tests that need no temporary directory.
 go test -count=1 -exec wine "$@" -run '^(TestParseErrors|TestEncodeOrderAndLists|TestEntryHelpers|TestHashes|TestDirs|TestDirsWindows)$' ./config/
