@@ -63,6 +63,10 @@ func openPipe(name string) (windows.Handle, error) {
 			return 0, ErrDaemonNotRunning
 		case errors.Is(err, windows.ERROR_PIPE_BUSY) && time.Now().Before(deadline):
 			waitNamedPipe(p, 50)
+		case errors.Is(err, windows.ERROR_ACCESS_DENIED):
+			// Pipe names are machine-wide: most likely another user's
+			// daemon (its DACL admits only that user) holds the name.
+			return 0, fmt.Errorf("%w: the pipe is not open to this user; another user's daemon may hold the name (give yours a pipe of its own with %s)", err, EnvSocket)
 		default:
 			return 0, err
 		}

@@ -318,3 +318,30 @@ func TestWindowsAcceptSurvivesClientThatLeft(t *testing.T) {
 	}
 	t.Fatal("the second client was not served")
 }
+
+// TestWindowsDialDeniedSaysWhy: a pipe whose DACL shuts this user out (as
+// another user's daemon's does) is refused with the reason and the way
+// out, not a bare "Access is denied". Native only: Wine ignores DACLs.
+func TestWindowsDialDeniedSaysWhy(t *testing.T) {
+	nativeOnly(t, "pipe DACLs")
+	name := testPipeName(t)
+	sd, err := windows.SecurityDescriptorFromString("D:P") // a DACL that grants nobody anything
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &windows.SecurityAttributes{SecurityDescriptor: sd}
+	sa.Length = uint32(unsafe.Sizeof(*sa))
+	p, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := windows.CreateNamedPipe(p, windows.PIPE_ACCESS_DUPLEX, windows.PIPE_TYPE_BYTE, 1, 4096, 4096, 0, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer windows.CloseHandle(h)
+	_, err = Dial(name)
+	if !errors.Is(err, windows.ERROR_ACCESS_DENIED) || !strings.Contains(err.Error(), EnvSocket) {
+		t.Fatalf("Dial of a pipe closed to us: %v; want access denied naming %s", err, EnvSocket)
+	}
+}
