@@ -20,7 +20,7 @@ import (
 // Delete batch, so that a write costs one append and one fsync instead of
 // re-encrypting the whole vault. Once the journal outgrows half the
 // snapshot (and at least compactMinBytes) the next write rewrites the
-// snapshot with everything in it and removes the journal: each compaction
+// snapshot with everything in it and starts an empty journal: each compaction
 // costs what one write cost before the journal, and it comes once per
 // many writes in proportion to the vault's size.
 //
