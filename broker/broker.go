@@ -219,15 +219,14 @@ func (s *Server) ServeConn(c Conn) {
 	s.serveConn(c)
 }
 
-// connOwner is who holds c's other end, where the kernel tells (a Unix
-// socket on Linux); other connections are grouped as unknown by the slot
-// table.
+// connOwner is who holds c's other end, where the system tells (a Unix
+// socket on Linux, a named pipe on Windows); connections whose owner is
+// unknown form one group in the slot table.
 func connOwner(c Conn) (auth.Owner, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return auth.Owner{}, fmt.Errorf("connection owner: %T is not a unix socket", c)
+	if uc, ok := c.(*net.UnixConn); ok {
+		return auth.ConnOwner(uc)
 	}
-	return auth.ConnOwner(uc)
+	return auth.PipeOwner(c)
 }
 
 func (s *Server) start(c Conn) {
