@@ -330,7 +330,7 @@ func (w *smWorld) testPolicyFilesOutOfReach(t *testing.T) {
 // service user, which must work.
 func (w *smWorld) testStoreOutOfReach(t *testing.T) {
 	dir := w.path("var/lib/keychain-auth/users/" + strconv.Itoa(smVictim))
-	files := []string{"vault.key", "vault.kav", "audit.log"}
+	files := []string{"vault.key", "vault.kav", "vault.journal", "audit.log"}
 	for _, f := range files {
 		p := filepath.Join(dir, f)
 		if r := w.runAs(smVictim, nil, "", "/bin/cat", p); r.code == 0 {
