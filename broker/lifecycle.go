@@ -99,6 +99,10 @@ func (s *Server) unlock(t *Tenant, id *auth.Identity, lk backend.Lockable, pass 
 	if err := lk.Unlock(pass); err != nil {
 		return s.lifeFailed(t, id, actionUnlock, err)
 	}
+	// The idle time starts when the store is open again, not when the
+	// request came: deriving the key can take longer than a short
+	// --auto-lock, which would lock the store right after it opened.
+	s.touch()
 	s.opt.Logger.Info("store unlocked on request", "pid", id.PID)
 	return s.lifeAnswer(t, id, actionUnlock, successResponse(), "")
 }
@@ -116,6 +120,7 @@ func (s *Server) passwd(t *Tenant, id *auth.Identity, lk backend.Lockable, old, 
 	if err := rk.ChangePassphrase(next); err != nil {
 		return s.lifeFailed(t, id, actionPasswd, err)
 	}
+	s.touch()
 	s.opt.Logger.Info("vault passphrase changed", "pid", id.PID)
 	return s.lifeAnswer(t, id, actionPasswd, successResponse(), "")
 }

@@ -103,9 +103,9 @@ func TestAutoLock(t *testing.T) {
 	if !strings.Contains(e.daemonLog(), "store locked after idle time") {
 		t.Errorf("auto-lock not logged: %s", e.daemonLog())
 	}
-	e.run(lifePass+"\n", bin.keychainAuth, "unlock")
+	r := e.run(lifePass+"\n", bin.keychainAuth, "unlock")
 	if got := s.ask(readLine("svc", "k")); !strings.Contains(got, `"value":"v"`) {
-		t.Fatalf("read after unlock: %s", got)
+		t.Fatalf("read after unlock (unlock: %+v): %s", r, got)
 	}
 }
 
