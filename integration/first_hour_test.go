@@ -323,3 +323,23 @@ func TestPasswdRefusedBeforeAsking(t *testing.T) {
 	tm := e.startTerminal(t, bin.keychainAuth, "passwd")
 	tm.waitFor("Current vault passphrase: ")
 }
+
+// Ctrl-C at a passphrase prompt gives the terminal its echo back.
+func TestPassphrasePromptInterrupted(t *testing.T) {
+	e := newEnv(t, "KEYCHAIN_AUTH_PASSPHRASE="+lifePass)
+	e.start()
+	e.mustKA("lock")
+	tm := e.startTerminal(t, bin.keychainAuth, "unlock")
+	tm.waitFor("Vault passphrase")
+	if tm.echoing() {
+		t.Error("the terminal echoes while the passphrase is typed")
+	}
+	tm.typeText("half")
+	tm.typeText("\x03")
+	if code, shown := tm.wait(); code == 0 {
+		t.Fatalf("unlock went on after Ctrl-C; terminal: %q", shown)
+	}
+	if !tm.echoing() {
+		t.Error("echo still off after Ctrl-C at the passphrase prompt")
+	}
+}
