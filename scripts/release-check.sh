@@ -5,8 +5,9 @@
 # brew and scoop installing) is listed in docs/releasing.md.
 #
 #   1. goreleaser check;
-#   2. a Linux/Windows snapshot, built twice: archives, packages and SBOMs must
-#      be byte-identical (checksums.txt compared line by line);
+#   2. a Linux/Windows snapshot, built twice (the first time in a fresh clone
+#      at another path when the tree is clean): archives, packages and SBOMs
+#      must be byte-identical (checksums.txt compared line by line);
 #   3. the archives' entries, owners and times; checksums.txt against the
 #      files; its minisign signature (made with a throwaway key) verifies, and
 #      a changed checksums.txt does not; the SBOMs against the binaries;
@@ -87,9 +88,20 @@ snapshot() {
 		fail "goreleaser snapshot release ($1)"
 	}
 }
-say "snapshot 1 of 2 (linux, windows; amd64, arm64)"
-snapshot 1
-cp dist/checksums.txt "$tmp/checksums.first"
+# The first build is made in a fresh clone of HEAD at another path (other
+# file times, other absolute paths), when the working tree has no changes a
+# clone would lack; otherwise both builds are made here.
+if [ -z "$(git status --porcelain)" ]; then
+	say "snapshot 1 of 2, in a fresh clone at $tmp/clone (linux, windows; amd64, arm64)"
+	git clone -q --no-hardlinks . "$tmp/clone"
+	(cd "$tmp/clone" && snapshot "1, in a clone")
+	cp "$tmp/clone/dist/checksums.txt" "$tmp/checksums.first"
+	rm -rf "$tmp/clone"
+else
+	say "snapshot 1 of 2, here: the working tree has changes (linux, windows; amd64, arm64)"
+	snapshot 1
+	cp dist/checksums.txt "$tmp/checksums.first"
+fi
 say "snapshot 2 of 2"
 snapshot 2
 if ! diff -u "$tmp/checksums.first" dist/checksums.txt; then
