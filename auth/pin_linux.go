@@ -87,7 +87,29 @@ func (p *Peer) pinAddressSpace() bool {
 		return false
 	}
 	s.pinFD, s.statusFD, s.pinAddr = mem, status, int64(addr[0])
+	p.stopPidfdPerChunk()
 	return true
+}
+
+// stopPidfdPerChunk switches SCM_PIDFD off on a pinned connection. It is
+// redundant there: every request is answered only after the connector's
+// own pidfd (held since Accept) shows it alive, so the connector held its
+// pid from the connection to that moment, and a chunk whose
+// SCM_CREDENTIALS carry that pid was written by it. The per-chunk pidfd
+// costs the kernel a new file per message and the daemon an fstat and a
+// close. Chunks already queued keep theirs and are still compared.
+func (p *Peer) stopPidfdPerChunk() {
+	s := &p.sys
+	if s.pidfd < 0 || !s.passPidfd {
+		return
+	}
+	var err error
+	if cerr := p.raw.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 0)
+	}); cerr != nil || err != nil {
+		return // keep checking them
+	}
+	s.passPidfd = false
 }
 
 // checkPin refuses a connector whose pinned address space is gone: it

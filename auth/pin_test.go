@@ -60,6 +60,18 @@ func helperPinClient() {
 			exitOn(err)
 			f.Close()
 		}
+		if os.Getenv("AUTH_TEST_PIN_CHILD") == "1" {
+			f, err := uc.File() // a duplicate, inherited as fd 3
+			exitOn(err)
+			exe, err := os.Executable()
+			exitOn(err)
+			child := exec.Command(exe)
+			child.Env = append(os.Environ(), "AUTH_TEST_HELPER=inherit")
+			child.ExtraFiles = []*os.File{f}
+			exitOn(child.Run())
+			io.Copy(io.Discard, uc)
+			return
+		}
 		if os.Getenv("AUTH_TEST_PIN_REEXEC") == "1" {
 			raw, err := uc.SyscallConn()
 			exitOn(err)
@@ -281,5 +293,45 @@ func release(t *testing.T, fifo string) {
 	defer f.Close()
 	if _, err := f.Write([]byte("\n")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPinSenderStillChecked: on a pinned connection (SCM_PIDFD switched
+// off, see stopPidfdPerChunk) a chunk written by a child that inherited the
+// connection is still refused by its SCM_CREDENTIALS (sender_not_connector).
+// Canary: with the sender check off the child's line is read.
+func TestPinSenderStillChecked(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		opts := Options{}
+		if weak {
+			opts = WithWeakening(opts, Weakening{NoSenderCheck: true})
+		}
+		v := newVerifier(t, opts)
+		l, sock := listen(t, "")
+		startClient(t, sock, client{env: []string{"AUTH_TEST_HELPER=pinclient", "AUTH_TEST_PIN_STAGE=0", "AUTH_TEST_PIN_CHILD=1"}})
+		p, err := acceptPeer(t, l, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"one", "two"} {
+			if line, err := readLine(t, p); err != nil || line != want {
+				t.Fatalf("request %q: %q, %v", want, line, err)
+			}
+			if _, err := p.Identify(); err != nil {
+				t.Fatal(err)
+			}
+			p.Write([]byte("x"))
+		}
+		if !weak && (p.sys.pinFD < 0 || p.sys.passPidfd) {
+			t.Fatalf("not pinned, or SCM_PIDFD still on (pin %d, passPidfd %v)", p.sys.pinFD, p.sys.passPidfd)
+		}
+		line, err := readLine(t, p)
+		if weak {
+			if err != nil || line != "evil" {
+				t.Fatalf("canary: without the sender check the child's line should be read: %q, %v", line, err)
+			}
+			continue
+		}
+		wantReason(t, err, ReasonSenderNotConnector)
 	}
 }

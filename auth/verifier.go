@@ -61,7 +61,8 @@ type weakening struct {
 // pidfd from SO_PEERPIDFD (else pidfd_open plus start time, marked
 // ReducedAssurance), same user/pid/mount namespaces, SO_PASSCRED,
 // SO_PASSPIDFD and SO_PASSRIGHTS=0 on the socket. Per chunk (Read): the
-// SCM_CREDENTIALS pid/uid and the SCM_PIDFD inode are the connector's;
+// SCM_CREDENTIALS pid/uid and the SCM_PIDFD inode (until the connection
+// is pinned: pin_linux.go) are the connector's;
 // descriptors are closed. Per request (Identify): pidfd alive, open
 // /proc/PID/exe, fstatfs (no FUSE/network/9p), not deleted, path names
 // the same inode, hash of the opened file (cached by dev, inode, size,
