@@ -277,3 +277,37 @@ func medianFloat(v []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkExactReadItems is BenchmarkExactRead with 1,000, 10,000 and
+// 100,000 other keys in the service: how an exact read's cost grows with
+// the store.
+func BenchmarkExactReadItems(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			f, path := served(b)
+			f.allow([]string{"app"}, nil, false)
+			items := make([]backend.Item, n, n+1)
+			for i := range items {
+				items[i] = backend.Item{Key: fmt.Sprintf("k/%06d", i), Value: secret.New("x")}
+			}
+			items = append(items, backend.Item{Key: "db", Value: secret.New("v")})
+			if err := f.store.Set("app", items); err != nil {
+				b.Fatal(err)
+			}
+			steady()
+			kc, echo := dialLine(b, path), dialLine(b, echoServer(b))
+			if got := kc.roundTrip(b, []byte(readReq)); !strings.Contains(got, `"value":"v"`) {
+				b.Fatalf("read: %s", got)
+			}
+			var measured, yard []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				echo.roundTrip(b, []byte(readReq))
+				t1 := time.Now()
+				kc.roundTrip(b, []byte(readReq))
+				yard, measured = append(yard, t1.Sub(t0)), append(measured, time.Since(t1))
+			}
+			report(b, measured, yard)
+		})
+	}
+}
