@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -125,17 +126,47 @@ func (e *winEnv) run(stdin, prog string, args ...string) winResult {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Env = append(os.Environ(), e.vars...)
-	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	cmd, err := startRetry(e.t, func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, prog, args...)
+		cmd.Env = append(os.Environ(), e.vars...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out.Reset()
+		errb.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		return cmd
+	})
+	if err != nil {
+		e.t.Fatalf("start %s %v: %v", prog, args, err)
+	}
+	err = cmd.Wait()
 	r := winResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		e.t.Fatalf("run %s %v: %v", prog, args, err)
 	}
 	return r
+}
+
+// startRetry starts the command mk makes. Under Wine, CreateProcess now and
+// then fails with ERROR_INTERNAL_ERROR ("Internal error.", seen in the CI
+// lane for a freshly written image); that one error is retried, a few
+// times, each retry logged, with a new command each time. Any other error,
+// and the last one, is returned.
+func startRetry(t testing.TB, mk func() *exec.Cmd) (*exec.Cmd, error) {
+	t.Helper()
+	var err error
+	for attempt := 1; attempt <= 4; attempt++ {
+		cmd := mk()
+		if err = cmd.Start(); err == nil {
+			return cmd, nil
+		}
+		if !errors.Is(err, windows.ERROR_INTERNAL_ERROR) {
+			return nil, err
+		}
+		t.Logf("start %s, attempt %d: %v (retrying)", cmd.Path, attempt, err)
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+	return nil, err
 }
 
 func (e *winEnv) ka(stdin string, args ...string) winResult {
@@ -147,10 +178,14 @@ func (e *winEnv) ka(stdin string, args ...string) winResult {
 func (e *winEnv) serve() *bytes.Buffer {
 	e.t.Helper()
 	var logs bytes.Buffer
-	cmd := exec.Command(winBin.keychainAuth, "serve")
-	cmd.Env = append(os.Environ(), e.vars...)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	cmd, err := startRetry(e.t, func() *exec.Cmd {
+		cmd := exec.Command(winBin.keychainAuth, "serve")
+		cmd.Env = append(os.Environ(), e.vars...)
+		logs.Reset()
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		return cmd
+	})
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	exited := make(chan struct{})
