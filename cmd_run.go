@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -147,4 +149,30 @@ func runRefusal(resp *transport.Response, prog *programFile) *cliError {
 		}
 	}
 	return e
+}
+
+// programFile is PROGRAM as the CLI holds it: the resolved path and, on
+// Linux when it could be opened, a descriptor the daemon identifies and
+// execProgram executes (fd -1 otherwise); script marks a #! file.
+type programFile struct {
+	path   string
+	fd     int
+	script bool
+}
+
+// resolveProgram finds name as a shell would (PATH when it has no slash)
+// and makes it absolute, resolving symlinks when links is set.
+func resolveProgram(name string, links bool) (string, error) {
+	found, err := exec.LookPath(name)
+	if err != nil {
+		return "", fail(exitError, "%v", err)
+	}
+	abs, err := filepath.Abs(found)
+	if err == nil && links {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fail(exitError, "resolve %s: %v", name, err)
+	}
+	return abs, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -15,31 +13,15 @@ import (
 // to the daemon (its file could not be opened for reading).
 const runAsProgramNote = "PROGRAM could not be opened for reading, so it cannot be authorized on its own account; run it from a registered script"
 
-// programFile is PROGRAM as the CLI holds it: the resolved path and, when
-// it could be opened, a descriptor (close-on-exec) that the daemon
-// identifies through /proc and that execProgram executes, so the file the
-// daemon checked is the file that runs.
-type programFile struct {
-	path   string
-	fd     int
-	script bool
-}
-
-// openProgram resolves name as a shell would (PATH when it has no slash),
-// resolves symlinks, and opens the file. A file that cannot be read (an
-// execute-only binary) is kept by path only: it can then be run only as
-// the caller.
+// openProgram resolves name (resolveProgram) and opens the file: the
+// descriptor (close-on-exec) is what the daemon identifies through /proc
+// and what execProgram executes, so the file the daemon checked is the
+// file that runs. A file that cannot be read (an execute-only binary) is
+// kept by path only: it can then be run only as the caller.
 func openProgram(name string) (*programFile, error) {
-	found, err := exec.LookPath(name)
+	abs, err := resolveProgram(name, true)
 	if err != nil {
-		return nil, fail(exitError, "%v", err)
-	}
-	abs, err := filepath.Abs(found)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
-		return nil, fail(exitError, "resolve %s: %v", name, err)
+		return nil, err
 	}
 	p := &programFile{path: abs, fd: -1}
 	fd, err := unix.Open(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"syscall"
 )
 
@@ -13,24 +11,11 @@ import (
 // the CLI would execute, so `run` is refused both ways there.
 const runAsProgramNote = "run needs Linux: on this platform the daemon can verify neither the script that calls the CLI nor the PROGRAM it would start (SECURITY.md, \"run\")"
 
-// programFile is PROGRAM by path: no descriptor is offered to the daemon.
-type programFile struct {
-	path   string
-	fd     int
-	script bool
-}
-
+// openProgram keeps PROGRAM by path: no descriptor is offered to the daemon.
 func openProgram(name string) (*programFile, error) {
-	found, err := exec.LookPath(name)
+	abs, err := resolveProgram(name, true)
 	if err != nil {
-		return nil, fail(exitError, "%v", err)
-	}
-	abs, err := filepath.Abs(found)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
-		return nil, fail(exitError, "resolve %s: %v", name, err)
+		return nil, err
 	}
 	return &programFile{path: abs, fd: -1}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 )
 
 // runAsProgramNote: on Windows the daemon verifies neither the CLI's
@@ -12,21 +11,12 @@ import (
 // refused both ways there.
 const runAsProgramNote = "run needs Linux: on Windows the daemon can verify neither the script that calls the CLI nor the PROGRAM it would start (SECURITY.md, \"run\")"
 
-// programFile is PROGRAM by path: no handle is offered to the daemon.
-type programFile struct {
-	path   string
-	fd     int
-	script bool
-}
-
+// openProgram keeps PROGRAM by path (symlinks not resolved, as before):
+// no handle is offered to the daemon.
 func openProgram(name string) (*programFile, error) {
-	found, err := exec.LookPath(name)
+	abs, err := resolveProgram(name, false)
 	if err != nil {
-		return nil, fail(exitError, "%v", err)
-	}
-	abs, err := filepath.Abs(found)
-	if err != nil {
-		return nil, fail(exitError, "resolve %s: %v", name, err)
+		return nil, err
 	}
 	return &programFile{path: abs, fd: -1}, nil
 }
