@@ -142,6 +142,13 @@ func BenchmarkExactRead(b *testing.B) {
 	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
 		b.Fatal(err)
 	}
+	readAgainstEcho(b, path)
+}
+
+// readAgainstEcho measures exact reads of app/db (value "v") on one kept
+// connection to the daemon at path, alternating in the same loop with a
+// round trip to a bare echo server, and reports both medians and the ratio.
+func readAgainstEcho(b *testing.B, path string) {
 	kc, echo := dialLine(b, path), dialLine(b, echoServer(b))
 	if got := kc.roundTrip(b, []byte(readReq)); !strings.Contains(got, `"value":"v"`) {
 		b.Fatalf("read: %s", got)
@@ -295,19 +302,7 @@ func BenchmarkExactReadItems(b *testing.B) {
 				b.Fatal(err)
 			}
 			steady()
-			kc, echo := dialLine(b, path), dialLine(b, echoServer(b))
-			if got := kc.roundTrip(b, []byte(readReq)); !strings.Contains(got, `"value":"v"`) {
-				b.Fatalf("read: %s", got)
-			}
-			var measured, yard []time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				echo.roundTrip(b, []byte(readReq))
-				t1 := time.Now()
-				kc.roundTrip(b, []byte(readReq))
-				yard, measured = append(yard, t1.Sub(t0)), append(measured, time.Since(t1))
-			}
-			report(b, measured, yard)
+			readAgainstEcho(b, path)
 		})
 	}
 }
