@@ -12,9 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/keychain-auth/keychain-auth/backend"
-	"github.com/keychain-auth/keychain-auth/secret"
 )
 
 // TestMain runs the load client of BenchmarkConcurrentReadsProcess when
@@ -93,12 +90,7 @@ func loadClient() {
 // for 1, 2, 4, 8 and 16 clients and each as a multiple of one client's,
 // medians over rounds that run every count in turn.
 func BenchmarkConcurrentReadsProcess(b *testing.B) {
-	f, path := served(b)
-	f.allow([]string{"app"}, nil, false)
-	steady()
-	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
-		b.Fatal(err)
-	}
+	path := servedForReads(b)
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
@@ -148,12 +140,5 @@ func BenchmarkConcurrentReadsProcess(b *testing.B) {
 			rates[n] = append(rates[n], float64(total/n*n)/(float64(ns)/1e9))
 		}
 	}
-	one := medianFloat(rates[1])
-	for _, n := range counts {
-		r := medianFloat(rates[n])
-		b.ReportMetric(r, fmt.Sprintf("req/s-%02d-clients", n))
-		if n > 1 {
-			b.ReportMetric(r/one, fmt.Sprintf("x-one-client-%02d", n))
-		}
-	}
+	reportCurve(b, counts, rates)
 }

@@ -225,12 +225,7 @@ func BenchmarkPrefixRead10k(b *testing.B) {
 // requests in all; the figures are medians over the rounds, so that drift
 // in the machine's load reaches every count alike.
 func BenchmarkConcurrentReads(b *testing.B) {
-	f, path := served(b)
-	f.allow([]string{"app"}, nil, false)
-	steady()
-	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
-		b.Fatal(err)
-	}
+	path := servedForReads(b)
 	counts := []int{1, 2, 4, 8, 16}
 	conns := make([]*lineConn, counts[len(counts)-1])
 	for i := range conns {
@@ -269,6 +264,25 @@ func BenchmarkConcurrentReads(b *testing.B) {
 			rates[n] = append(rates[n], float64(perRound/n*n)/time.Since(t0).Seconds())
 		}
 	}
+	reportCurve(b, counts, rates)
+}
+
+// servedForReads serves a daemon whose caller may read service app, which
+// holds db = "v", in the steady state; it returns the socket's path.
+func servedForReads(b *testing.B) string {
+	b.Helper()
+	f, path := served(b)
+	f.allow([]string{"app"}, nil, false)
+	steady()
+	if err := f.store.Set("app", []backend.Item{{Key: "db", Value: secret.New("v")}}); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// reportCurve reports, for each client count, the median requests per
+// second over the rounds and its multiple of one client's.
+func reportCurve(b *testing.B, counts []int, rates map[int][]float64) {
 	one := medianFloat(rates[1])
 	for _, n := range counts {
 		r := medianFloat(rates[n])
