@@ -69,19 +69,29 @@ func unlockCommand() *cli.Command {
 // asks for no passphrase when there is nothing to unlock (an open vault, a
 // key-file vault, a native keyring, system mode); it says so on stderr.
 func storeLocked(c *cli.Context) (bool, error) {
-	cl, err := connect(c)
+	st, err := daemonStatus(c)
 	if err != nil {
 		return false, err
-	}
-	defer cl.Close()
-	st, err := cl.Status()
-	if err != nil {
-		return false, fmt.Errorf("ask daemon for status: %w", err)
 	}
 	if !st.Locked {
 		fmt.Fprintf(c.App.ErrWriter, "keychain-auth: the store (%s) is not locked; no passphrase was asked for\n", st.Backend)
 	}
 	return st.Locked, nil
+}
+
+// daemonStatus asks the running daemon for its STATUS answer, on a
+// connection of its own.
+func daemonStatus(c *cli.Context) (*transport.StatusInfo, error) {
+	cl, err := connect(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	st, err := cl.Status()
+	if err != nil {
+		return nil, fmt.Errorf("ask daemon for status: %w", err)
+	}
+	return st, nil
 }
 
 // adminMessage is a LOCK, UNLOCK or PASSWD line. It is encoded by hand in

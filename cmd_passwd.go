@@ -74,14 +74,9 @@ func passwd(c *cli.Context) error {
 // whether PASSWD could succeed: its store must be the file vault, in user
 // mode (system mode's vaults have key files only), and not locked.
 func daemonCanRekey(c *cli.Context) error {
-	cl, err := connect(c)
+	st, err := daemonStatus(c)
 	if err != nil {
 		return err
-	}
-	defer cl.Close()
-	st, err := cl.Status()
-	if err != nil {
-		return fmt.Errorf("ask daemon for status: %w", err)
 	}
 	switch {
 	case st.Backend != backend.NameFile || st.Mode == broker.ModeSystem:
