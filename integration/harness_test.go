@@ -102,14 +102,20 @@ func newEnv(t testing.TB, extra ...string) *env {
 // start runs `keychain-auth serve` and waits until it answers.
 func (e *env) start(args ...string) {
 	e.t.Helper()
+	e.startDaemon(bin.keychainAuth, nil, args...)
+}
+
+// startDaemon runs `serve` with args from the binary exe, as the user attr
+// names (nil: this process's), waits until it listens, and returns its pid;
+// e.stop stops it as usual.
+func (e *env) startDaemon(exe string, attr *syscall.SysProcAttr, args ...string) int {
+	e.t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cmd := exec.Command(bin.keychainAuth, append([]string{"serve"}, args...)...)
-	cmd.Env = e.vars
-	cmd.Dir = e.home
+	cmd := exec.Command(exe, append([]string{"serve"}, args...)...)
+	cmd.Env, cmd.Dir, cmd.SysProcAttr = e.vars, e.home, attr
 	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	cmd.Stdout = logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -124,11 +130,12 @@ func (e *env) start(args ...string) {
 		default:
 		}
 		if listening(e.socket) {
-			return
+			return cmd.Process.Pid
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	e.t.Fatalf("daemon did not answer within 10s: %s", logs.String())
+	return 0
 }
 
 // listening reports whether a unix socket is listening at path, from the

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Issue 8 item 7: a denial tells the person who has to act what to do.
@@ -140,36 +139,6 @@ func TestHintChangedProgram(t *testing.T) {
 	}
 }
 
-// startFrom runs `serve` from the binary at exe (not bin.keychainAuth) and
-// waits until it answers; e.stop stops it as usual.
-func (e *env) startFrom(exe string) {
-	e.t.Helper()
-	e.mu.Lock()
-	cmd := exec.Command(exe, "serve")
-	cmd.Env, cmd.Dir = e.vars, e.home
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		e.mu.Unlock()
-		e.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	e.daemon, e.logs, e.done = cmd, logs, done
-	e.mu.Unlock()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-done:
-			e.t.Fatalf("daemon exited at start: %s", logs.String())
-		default:
-		}
-		if listening(e.socket) {
-			return
-		}
-	}
-	e.t.Fatalf("daemon did not answer within 10s: %s", logs.String())
-}
-
 // keychain-auth replaced by another build (an upgrade) while `serve` runs
 // the old one: a script that calls it is told to restart serve, the audit
 // line says keychain_auth_upgraded, keychain-auth itself is not queued for
@@ -182,7 +151,7 @@ func TestHintKeychainAuthUpgraded(t *testing.T) {
 	}
 	installed := filepath.Join(binDir, "keychain-auth")
 	copyFile(t, bin.keychainAuth, installed, 0o755)
-	e.startFrom(installed)
+	e.startDaemon(installed, nil)
 	dir := e.projectDir()
 	setter := writeScript(t, dir, "set.sh", "#!/bin/sh\n"+installed+" put svc key\n")
 	e.mustKA("authorize", setter, "svc")
@@ -221,7 +190,7 @@ func TestHintKeychainAuthUpgraded(t *testing.T) {
 	}
 
 	e.stop()
-	e.startFrom(installed)
+	e.startDaemon(installed, nil)
 	if r := e.run("", fetch); !strings.Contains(r.stdout, "value:"+marker) {
 		t.Fatalf("after restarting serve, as the hint says: %+v", r)
 	}

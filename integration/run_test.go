@@ -4,12 +4,10 @@ package integration
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Tests of `keychain-auth run` (issue 11 item 1). Daemon, CLI and callers
@@ -34,7 +32,7 @@ func newRunWorld(t *testing.T, keychainAuth string) *runWorld {
 			}
 		}
 	}
-	startNobodyDaemon(e, keychainAuth)
+	e.startDaemon(keychainAuth, nobodyCred)
 	dir, err := os.MkdirTemp("", "kca-run-")
 	if err != nil {
 		t.Fatal(err)
@@ -70,35 +68,6 @@ func writeNobodyFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 	os.Chown(path, 65534, 65534)
-}
-
-// startNobodyDaemon is startAsNobody with a chosen binary.
-func startNobodyDaemon(e *env, binary string) {
-	e.t.Helper()
-	cmd := exec.Command(binary, "serve")
-	cmd.Env, cmd.Dir, cmd.SysProcAttr = e.vars, e.home, nobodyCred
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	e.mu.Lock()
-	e.daemon, e.logs, e.done = cmd, logs, done
-	e.mu.Unlock()
-	for i := 0; i < 500; i++ {
-		select {
-		case <-done:
-			e.t.Fatalf("daemon exited at start: %s", logs.String())
-		default:
-		}
-		if listening(e.socket) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	e.t.Fatalf("daemon did not answer: %s", logs.String())
 }
 
 // program copies src into the root-owned directory as name (root, 0755).

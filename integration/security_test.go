@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // Black-box security tests against a running daemon: environment hygiene
@@ -176,35 +174,11 @@ func newNobodyEnv(t *testing.T) *env {
 	return e
 }
 
-// startAsNobody is env.start with the daemon running as uid 65534.
+// startAsNobody is env.start with the daemon running as uid 65534; it
+// returns the daemon's pid.
 func (e *env) startAsNobody() int {
 	e.t.Helper()
-	cmd := exec.Command(bin.keychainAuth, "serve")
-	cmd.Env, cmd.Dir, cmd.SysProcAttr = e.vars, e.home, nobodyCred
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	e.mu.Lock()
-	e.daemon, e.logs, e.done = cmd, logs, done
-	e.mu.Unlock()
-	for i := 0; i < 500; i++ {
-		select {
-		case <-done:
-			e.t.Fatalf("daemon exited at start: %s", logs.String())
-		default:
-		}
-		if c, err := net.Dial("unix", e.socket); err == nil {
-			c.Close()
-			return cmd.Process.Pid
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	e.t.Fatalf("daemon did not answer: %s", logs.String())
-	return 0
+	return e.startDaemon(bin.keychainAuth, nobodyCred)
 }
 
 // nobodyKA runs the CLI as uid 65534.
