@@ -203,14 +203,21 @@ func encodePayload(d vaultData) []byte {
 		b = binary.AppendUvarint(b, uint64(len(sd.keys)))
 		for _, k := range sd.keys {
 			e := sd.items[k]
-			b = appendString(b, k)
-			b = appendString(b, e.value.Reveal())
-			b = binary.AppendUvarint(b, uint64(len(e.attrs)))
-			for _, name := range slices.Sorted(maps.Keys(e.attrs)) {
-				b = appendString(b, name)
-				b = appendString(b, e.attrs[name])
-			}
+			b = appendItem(b, k, e.value, e.attrs)
 		}
+	}
+	return b
+}
+
+// appendItem encodes one item as the snapshot and the journal both store
+// it: key, value, then the attributes sorted by name.
+func appendItem(b []byte, key string, value secret.Value, attrs map[string]string) []byte {
+	b = appendString(b, key)
+	b = appendString(b, value.Reveal())
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		b = appendString(b, name)
+		b = appendString(b, attrs[name])
 	}
 	return b
 }
@@ -318,13 +325,7 @@ func encodeChange(c *vaultChange) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.items)))
 	for _, it := range c.items {
-		b = appendString(b, it.Key)
-		b = appendString(b, it.Value.Reveal())
-		b = binary.AppendUvarint(b, uint64(len(it.Attributes)))
-		for _, name := range slices.Sorted(maps.Keys(it.Attributes)) {
-			b = appendString(b, name)
-			b = appendString(b, it.Attributes[name])
-		}
+		b = appendItem(b, it.Key, it.Value, it.Attributes)
 	}
 	return b
 }
