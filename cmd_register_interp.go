@@ -126,11 +126,10 @@ func readShebang(path string) (string, []string, error) {
 		return "", nil, fail(exitError, "%s: its #! line is longer than the %d bytes the kernel reads", path, shebangMax)
 	}
 	text := strings.Trim(string(line), " \t\r")
-	interp, rest, _ := strings.Cut(text, " ")
-	if i := strings.IndexByte(interp, '\t'); i >= 0 {
-		interp, rest = interp[:i], interp[i+1:]+" "+rest
+	interp, rest := text, ""
+	if i := strings.IndexAny(text, " \t"); i >= 0 {
+		interp, rest = text[:i], strings.Trim(text[i+1:], " \t")
 	}
-	rest = strings.Trim(rest, " \t")
 	if !filepath.IsAbs(interp) {
 		return "", nil, fail(exitError, "%s: its #! line names %q, not an absolute path", path, interp)
 	}

@@ -31,7 +31,7 @@ func checkInterpreter(e *config.Entry, id *auth.Identity) (Decision, bool) {
 		d.Hint = fmt.Sprintf("%s is registered to run under %s with the content it had then (the file can be replaced without root); it changed since. If the change is yours: keychain-auth upgrade %s",
 			e.Path, in.Path, shellQuote(e.Path))
 		return d, true
-	case !slices.Equal(nonNilOptions(id.ScriptOptions), nonNilOptions(in.Options)):
+	case !slices.Equal(id.ScriptOptions, in.Options): // nil and empty are equal
 		d := deny(e, transport.ReasonInterpreterOptionsMismatch)
 		d.Hint = fmt.Sprintf("%s is registered to run as `%s %s`; it ran with %s. Run it by its path, or with exactly those options",
 			e.Path, runLine(in), shellQuote(e.Path), describeOptions(id.ScriptOptions))
@@ -58,11 +58,4 @@ func describeOptions(opts []string) string {
 		q[i] = shellQuote(o)
 	}
 	return "options " + strings.Join(q, " ")
-}
-
-func nonNilOptions(o []string) []string {
-	if o == nil {
-		return []string{}
-	}
-	return o
 }
