@@ -321,13 +321,18 @@ func (lab *attackLab) approvedBinary() (path, hash string) {
 // compileC compiles testdata/attack/name.c into the lab, skipping loudly
 // where there is no C compiler.
 func (lab *attackLab) compileC(name string) string {
-	t := lab.t
+	lab.t.Helper()
+	return compileC(lab.t, lab.dir, name)
+}
+
+// compileC compiles testdata/attack/name.c into dir.
+func compileC(t *testing.T, dir, name string) string {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
 	if err != nil {
 		t.Skipf("SKIP attack needs a C compiler (fork without exec): no cc: %v", err)
 	}
-	out := filepath.Join(lab.dir, name)
+	out := filepath.Join(dir, name)
 	src, err := filepath.Abs(filepath.Join("testdata", "attack", name+".c"))
 	if err != nil {
 		t.Fatal(err)

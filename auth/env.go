@@ -130,9 +130,20 @@ type procStatus struct {
 	ppid, tracerPID int
 	euid            uint32
 	haveUID         bool
+	state           byte // the State letter: 'S', 'R', 'Z', ...
 }
 
-// parseStatus reads PPid, TracerPid and the effective uid from a
+// living reports whether the task was neither a zombie nor dead when the
+// status was generated.
+func (st procStatus) living() bool {
+	switch st.state {
+	case 0, 'Z', 'X', 'x':
+		return false
+	}
+	return true
+}
+
+// parseStatus reads State, PPid, TracerPid and the effective uid from a
 // /proc/PID/status text.
 func parseStatus(b []byte) (procStatus, bool) {
 	var st procStatus
@@ -145,6 +156,10 @@ func parseStatus(b []byte) (procStatus, bool) {
 			continue
 		}
 		switch string(key) {
+		case "State":
+			if v := bytes.TrimSpace(val); len(v) > 0 {
+				st.state = v[0]
+			}
 		case "PPid":
 			st.ppid, havePPid = atoiField(val)
 		case "TracerPid":

@@ -53,6 +53,12 @@ package auth
 //	                  or the image's path and version: a tracer attached, or
 //	                  the image replaced, after the identification goes
 //	                  unseen (traced_process, image_path_mismatch).
+//	NoZombieCheck     on a kept connection, a status read through the
+//	                  pinned descriptor counts as proof of life even when it
+//	                  shows a zombie: a request written just before the
+//	                  process exited, while another process sharing its
+//	                  address space keeps the pin readable, is answered
+//	                  (peer_exited).
 //
 // Usage from package auth_test:
 //

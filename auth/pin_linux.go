@@ -35,7 +35,8 @@ import (
 //   - the image's path still names the same version of the same file (dev,
 //     inode, size, mtime, ctime): if not, the full identification runs and
 //     reports what changed;
-//   - the pidfd says the process is alive.
+//   - the process is alive: that status read neither failed (reaped) nor
+//     showed a zombie; else the pidfd is polled, as on the full path.
 //
 // Only a plain executable is kept. Scripts, interpreters without a script,
 // couriers (keychain-auth's own CLI) and refused identities take the full
@@ -92,8 +93,9 @@ func (p *Peer) pinAddressSpace() bool {
 }
 
 // stopPidfdPerChunk switches SCM_PIDFD off on a pinned connection. It is
-// redundant there: every request is answered only after the connector's
-// own pidfd (held since Accept) shows it alive, so the connector held its
+// redundant there: every request is answered only after the connector is
+// seen alive (its status read through the descriptor opened with the pin,
+// or its own pidfd, held since Accept), so the connector held its
 // pid from the connection to that moment, and a chunk whose
 // SCM_CREDENTIALS carry that pid was written by it. The per-chunk pidfd
 // costs the kernel a new file per message and the daemon an fstat and a
@@ -170,6 +172,19 @@ func (p *Peer) identifyCached() (*Identity, error) {
 			return nil, nil
 		}
 		id.TracerPID = st.tracerPID
+		if s.statusFD >= 0 && (st.living() || p.v.opts.weak.NoZombieCheck) {
+			// The descriptor was opened with the pin, after which the
+			// full identification found the pidfd alive, so it belongs to
+			// this process and not to its pid: a read fails once the
+			// process is reaped, and shows Z while it is a zombie. A status
+			// read after the request, neither failing nor showing a
+			// zombie, is the pidfd's answer without its poll (the pidfd
+			// reports an exit only once the leader is a zombie or gone).
+			// A leader that is a zombie while other threads run takes
+			// the poll below, as before.
+			s.cached = kept
+			return &id, nil
+		}
 	}
 	if err := t.alive(); err != nil {
 		return nil, err

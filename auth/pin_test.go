@@ -335,3 +335,60 @@ func TestPinSenderStillChecked(t *testing.T) {
 		wantReason(t, err, ReasonSenderNotConnector)
 	}
 }
+
+// TestPinZombieLeader: on a kept connection the client writes a request
+// and exits while a process it made with clone(CLONE_VM) keeps its
+// address space in use, so the pin still reads; the client is a zombie
+// when the daemon reads the request (testdata/attack/zombie_leader.c).
+// Canary: taking a status read through the pinned descriptor as proof of
+// life whatever it shows answers from the kept identity; the real check
+// sees the zombie, polls the pidfd and refuses (peer_exited). Reaped
+// before the read, the status read itself fails: refused the same way.
+func TestPinZombieLeader(t *testing.T) {
+	bin := compileC(t, t.TempDir(), "zombie_leader")
+	for _, c := range []struct {
+		name       string
+		weak, reap bool
+	}{{"canary", true, false}, {"zombie", false, false}, {"reaped", false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{}
+			if c.weak {
+				opts = WithWeakening(opts, Weakening{NoZombieCheck: true})
+			}
+			id, err := pinSession(t, opts, nil, bin, func(pid int) {
+				waitZombie(t, pid)
+				if c.reap {
+					var ws unix.WaitStatus
+					if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			if c.weak {
+				if err != nil || id.Exe.Path != bin {
+					t.Fatalf("canary: the zombie's request should be answered from the kept identity: %+v, %v", id, err)
+				}
+				return
+			}
+			wantReason(t, err, ReasonPeerExited)
+		})
+	}
+}
+
+// waitZombie polls until pid is a zombie (exited, not reaped).
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		bp := procBufs.Get().(*[]byte)
+		st, err := readStatus(pid, bp)
+		procBufs.Put(bp)
+		if err == nil && st.state == 'Z' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d did not become a zombie within 10 s (%v)", pid, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

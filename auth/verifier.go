@@ -52,6 +52,7 @@ type weakening struct {
 	NoScriptOptionCheck bool // a script run with -x, PS4, BASH_FUNC_*, ... is still the identity
 	NoExecPin           bool // keep a connection's identity on an unchanged exec stamp, without the address-space pin
 	NoKeptRecheck       bool // answer from a kept identity without re-reading the tracer or the image's path
+	NoZombieCheck       bool // a kept identity's status read proves the process alive even when it shows a zombie
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
