@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"path/filepath"
 	"strings"
 
@@ -23,6 +24,7 @@ const (
 // space is answered from that identification after the checks that can
 // change without an exec (tracer, the image's path and version, liveness).
 func (p *Peer) Identify() (*Identity, error) {
+	p.stamp = fresh.Stamp{}
 	if p.sys.cached != nil {
 		if id, err := p.identifyCached(); id != nil || err != nil {
 			return id, err

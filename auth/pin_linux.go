@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +35,10 @@ import (
 //     policy, as before);
 //   - the image's path still names the same version of the same file (dev,
 //     inode, size, mtime, ctime): if not, the full identification runs and
-//     reports what changed;
+//     reports what changed. The stat that tells is skipped while the
+//     process's watcher (internal/fresh), checked after the request was
+//     read, has seen no change to the path, to any directory above it, or
+//     to the file through any of its links since a stat found it unchanged;
 //   - the process is alive: that status read neither failed (reaped) nor
 //     showed a zombie; else the pidfd is polled, as on the full path.
 //
@@ -138,12 +142,29 @@ func (p *Peer) checkPin() error {
 // the pin, when the exec stamp alone is to be trusted).
 func (p *Peer) remember(id *Identity) {
 	s := &p.sys
-	s.cached = nil
+	s.cached, s.exeClean = nil, fresh.Stamp{}
 	s.keepable = id != nil && id.Script == nil && id.ScriptRefused == nil && id.Courier == nil && !IsInterpreter(id.Exe.Path)
 	if s.keepable && (s.pinFD >= 0 || p.v.opts.weak.NoExecPin) {
 		kept := *id
 		s.cached = &kept
+		s.exeClean = p.watchImage(&kept)
 	}
+}
+
+// watchImage asks the watcher to watch the kept image's path and returns
+// the Stamp from which a stat of it may be skipped: the watch's own, if a
+// stat made after the watches were placed still finds the version that was
+// hashed; else unknown (the path is stat'ed on every request).
+func (p *Peer) watchImage(id *Identity) fresh.Stamp {
+	from, ok := p.v.watcher.Watch(id.Exe.Path)
+	if !ok {
+		return fresh.Stamp{}
+	}
+	var now unix.Stat_t
+	if err := unix.Stat(id.Exe.Path, &now); err != nil || keyOf(&now) != id.exeKey {
+		return fresh.Stamp{}
+	}
+	return from
 }
 
 // identifyCached answers from the kept identity, or returns (nil, nil)
@@ -154,6 +175,9 @@ func (p *Peer) identifyCached() (*Identity, error) {
 	kept := s.cached
 	s.cached = nil
 	t := p.target()
+	// After the request was read: every change to a watched file made
+	// before the client sent it is in the watcher's queue by now.
+	p.stamp = p.v.watcher.Check()
 	if s.pinFD >= 0 {
 		if err := p.checkPin(); err != nil {
 			return nil, err
@@ -167,9 +191,14 @@ func (p *Peer) identifyCached() (*Identity, error) {
 		if err != nil {
 			return nil, p.v.unavailable(t, err)
 		}
-		var now unix.Stat_t
-		if err := unix.Stat(kept.Exe.Path, &now); err != nil || keyOf(&now) != kept.exeKey {
-			return nil, nil
+		if !s.exeClean.Covers(p.stamp) {
+			var now unix.Stat_t
+			if err := unix.Stat(kept.Exe.Path, &now); err != nil || keyOf(&now) != kept.exeKey {
+				return nil, nil
+			}
+			if s.exeClean.Known() && p.stamp.Since(s.exeClean) {
+				s.exeClean = p.stamp // the stat came after this Check
+			}
 		}
 		id.TracerPID = st.tracerPID
 		if s.statusFD >= 0 && (st.living() || p.v.opts.weak.NoZombieCheck) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -250,6 +251,89 @@ func TestPinImageReplaced(t *testing.T) {
 			continue
 		}
 		wantReason(t, err, ReasonImageDeleted)
+	}
+}
+
+// TestPinImageWatched: the kept identity skips the stat of its image's path
+// while the watcher (internal/fresh) has seen nothing change. Two changes
+// the stat used to catch, each made after the identity is kept: a
+// directory above the image renamed away and another image put at the old
+// path (the process's image now lives elsewhere), and the image's mode
+// changed through another hard link (a new version: ctime). Canaries: a
+// watcher without the ancestors' watches, or without the file's own, keeps
+// the old identity; the real one identifies afresh.
+func TestPinImageWatched(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		weak  Weakening
+		setup func(t *testing.T, root, bin string) (between func(), check func(t *testing.T, id *Identity, weak bool))
+	}{
+		{"directory above renamed", Weakening{FreshNoAncestors: true}, func(t *testing.T, root, bin string) (func(), func(*testing.T, *Identity, bool)) {
+			moved := strings.Replace(bin, "/a/", "/a.old/", 1)
+			return func() {
+					if err := os.Rename(root+"/a", root+"/a.old"); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					copyBinary(t, filepath.Dir(bin), filepath.Base(bin), "other")
+				}, func(t *testing.T, id *Identity, weak bool) {
+					if weak && id.Exe.Path != bin {
+						t.Fatalf("canary: the kept identity should still name %s, got %s", bin, id.Exe.Path)
+					}
+					if !weak && id.Exe.Path != moved {
+						t.Fatalf("identified as %s, want the image where it now is, %s", id.Exe.Path, moved)
+					}
+				}
+		}},
+		{"changed through another link", Weakening{FreshNoInode: true}, func(t *testing.T, root, bin string) (func(), func(*testing.T, *Identity, bool)) {
+			link := root + "/link"
+			if err := os.Link(bin, link); err != nil {
+				t.Fatal(err)
+			}
+			var before unix.Stat_t
+			if err := unix.Stat(bin, &before); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+					time.Sleep(10 * time.Millisecond) // a ctime the clock can tell apart
+					if err := os.Chmod(link, 0o700); err != nil {
+						t.Fatal(err)
+					}
+				}, func(t *testing.T, id *Identity, weak bool) {
+					if weak && id.exeKey != keyOf(&before) {
+						t.Fatal("canary: the kept identity should still carry the version it hashed")
+					}
+					if !weak && id.exeKey == keyOf(&before) {
+						t.Fatal("the image's new version went unseen")
+					}
+				}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, weak := range []bool{true, false} {
+				root := t.TempDir()
+				if err := os.MkdirAll(root+"/a/b", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				bin := copyBinary(t, root+"/a/b", "client", "")
+				between, check := c.setup(t, root, bin)
+				opts := Options{}
+				if weak {
+					opts = WithWeakening(opts, c.weak)
+				}
+				fifo := makeFifo(t)
+				id, err := pinSession(t, opts, []string{"AUTH_TEST_PIN_FIFO=" + fifo}, bin, func(int) {
+					between()
+					release(t, fifo)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, id, weak)
+			}
+		})
 	}
 }
 

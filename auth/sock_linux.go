@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"io"
 	"net"
 	"unsafe"
@@ -36,6 +37,10 @@ type peerSys struct {
 	pinTried bool
 	keepable bool      // the last identity was a plain executable
 	cached   *Identity // set while it may answer the next request
+	// exeClean is the watcher's Stamp before the last stat that found the
+	// kept image's path unchanged; while Check returns it, the stat is
+	// skipped. Unknown when the path is not watched.
+	exeClean fresh.Stamp
 
 	msg    unix.Msghdr
 	iov    unix.Iovec

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"net"
 	"sync"
 	"syscall"
@@ -53,6 +54,8 @@ type weakening struct {
 	NoExecPin           bool // keep a connection's identity on an unchanged exec stamp, without the address-space pin
 	NoKeptRecheck       bool // answer from a kept identity without re-reading the tracer or the image's path
 	NoZombieCheck       bool // a kept identity's status read proves the process alive even when it shows a zombie
+	FreshNoAncestors    bool // the kept image's watch covers only its own directory, not those above it
+	FreshNoInode        bool // the kept image's watch does not cover the file itself (other links)
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
@@ -87,15 +90,23 @@ type weakening struct {
 // comparison remains. Foreign namespaces, when allowed, let
 // a peer forge SCM_CREDENTIALS.
 type Verifier struct {
-	opts  Options
-	cache *hashCache
-	sys   verifierSys
+	opts    Options
+	cache   *hashCache
+	sys     verifierSys
+	watcher *fresh.Watcher // nil: kept identities stat their image every request
 }
 
 // NewVerifier returns a Verifier for the calling process (its euid and
 // namespaces are what peers must share).
 func NewVerifier(opts Options) (*Verifier, error) {
-	v := &Verifier{opts: opts, cache: newHashCache(defaultCacheSize)}
+	v := &Verifier{opts: opts, cache: newHashCache(defaultCacheSize), watcher: fresh.Default()}
+	if w := opts.weak; w.FreshNoAncestors || w.FreshNoInode {
+		fw, err := fresh.New(fresh.Weakening{NoAncestors: w.FreshNoAncestors, NoInode: w.FreshNoInode})
+		if err != nil {
+			return nil, err
+		}
+		v.watcher = fw
+	}
 	if err := v.sys.init(); err != nil {
 		return nil, err
 	}
@@ -114,6 +125,9 @@ type Peer struct {
 	// reduced marks a pidfd obtained by pidfd_open (no SO_PEERPIDFD).
 	reduced bool
 	sys     peerSys
+	// stamp is the watcher's generation checked after the current request
+	// was read (kept connections on Linux; else unknown).
+	stamp fresh.Stamp
 
 	closeOnce sync.Once
 	closeErr  error
@@ -158,4 +172,10 @@ func (p *Peer) Close() error {
 }
 
 // SetDeadline sets the read and write deadlines of the connection.
+// Fresh returns the watcher's Stamp checked after the current request was
+// read, with which the daemon may skip the stat of another per-request
+// file (the policy). It is unknown unless the request was answered from a
+// kept identity.
+func (p *Peer) Fresh() fresh.Stamp { return p.stamp }
+
 func (p *Peer) SetDeadline(t time.Time) error { return p.conn.SetDeadline(t) }

@@ -54,7 +54,9 @@ func newFixture(t testing.TB, lim Limits) *fixture {
 	}
 	f := &fixture{t: t, store: backend.NewMemoryDouble(), cfgPath: filepath.Join(dir, "config.json"),
 		pending: &config.Pending{Path: filepath.Join(dir, "pending.json"), Max: 10, TTL: time.Hour},
-		audit:   filepath.Join(dir, "audit.log"), self: self}
+		// As installed: the audit log in the data directory, apart from
+		// the policy (whose directory the daemon watches).
+		audit: filepath.Join(t.TempDir(), "audit.log"), self: self}
 	log, err := audit.Open(f.audit, audit.Options{})
 	if err != nil {
 		t.Fatal(err)

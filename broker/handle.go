@@ -44,7 +44,7 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 		s.audit(t, decisionRecord(id, nil, transport.StatusError, transport.ReasonMalformed, err.Error()))
 		return errorResponse(transport.ReasonMalformed), true
 	}
-	cfg, err := t.Policy.Current()
+	cfg, err := t.Policy.CurrentAt(peer.Fresh())
 	if err != nil {
 		// A policy file that does not parse allows nothing, and the caller
 		// is not queued for approval as if it were unknown.

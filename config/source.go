@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"io"
 	"os"
 	"sync"
@@ -33,7 +34,8 @@ var racyWindow = 2 * time.Second
 // sign of it. A missing or empty file is an empty policy (nothing
 // registered). Safe for concurrent use.
 type Source struct {
-	path string
+	path    string
+	watcher *fresh.Watcher
 
 	mu       sync.Mutex
 	loaded   bool
@@ -43,12 +45,35 @@ type Source struct {
 	raw      []byte // the bytes cfg (or err) came from
 	err      error  // non-nil while the file on disk is invalid
 	reported bool   // err has been returned once in full
+
+	// The watcher (internal/fresh) lets CurrentAt skip the stat: watchFrom
+	// is the Stamp of the watches placed after the last reload (unknown
+	// when the path could not be watched), clean the Stamp of the Check
+	// that preceded the last stat finding the file unchanged.
+	watchFrom, clean fresh.Stamp
+	stats            int // stat calls made, for tests
 }
 
 // NewSource returns a Source for the policy file at path. It reads
 // nothing until the first Current.
 func NewSource(path string) *Source {
-	return &Source{path: path}
+	return &Source{path: path, watcher: fresh.Default()}
+}
+
+// CurrentAt is Current for a request after which the caller checked the
+// process's watcher (auth.Peer.Fresh): while nothing watched has changed
+// since a stat found the file unchanged, it answers without a stat. An
+// unknown stamp, one of another watcher, a file not watched, or one
+// changed within racyWindow take Current's path.
+func (s *Source) CurrentAt(now fresh.Stamp) (*Config, error) {
+	s.mu.Lock()
+	if s.loaded && !s.racy && s.err == nil && s.clean.Covers(now) {
+		cfg := s.cfg
+		s.mu.Unlock()
+		return cfg, nil
+	}
+	s.mu.Unlock()
+	return s.current(now)
 }
 
 // Current returns the policy as the file says now. On the first call
@@ -57,7 +82,9 @@ func NewSource(path string) *Source {
 // stays unchanged, return a shorter error that still wraps ErrInvalid.
 // Either way the Config is nil and the caller denies. A file that cannot
 // be stat'ed or read is an error on every call.
-func (s *Source) Current() (*Config, error) {
+func (s *Source) Current() (*Config, error) { return s.current(fresh.Stamp{}) }
+
+func (s *Source) current(now fresh.Stamp) (*Config, error) {
 	// The stat runs outside the lock, so that concurrent requests do not
 	// queue behind each other's system call. A key read before another
 	// caller's reload differs from the key it recorded and costs one more
@@ -66,6 +93,7 @@ func (s *Source) Current() (*Config, error) {
 	k, err := statPath(s.path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats++
 	if err != nil {
 		return nil, fmt.Errorf("config source: %w", err)
 	}
@@ -73,6 +101,14 @@ func (s *Source) Current() (*Config, error) {
 		if err := s.reload(); err != nil {
 			return nil, fmt.Errorf("config source: %w", err)
 		}
+		s.clean, s.watchFrom = fresh.Stamp{}, fresh.Stamp{}
+		if !k.missing {
+			s.watchFrom, _ = s.watcher.Watch(s.path)
+		}
+	} else if now.Since(s.watchFrom) {
+		// The stat above came after now's Check, and the watches were in
+		// place before it.
+		s.clean = now
 	}
 	if s.err == nil {
 		return s.cfg, nil

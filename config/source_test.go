@@ -4,10 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 func oneEntry(path string, read ...string) string {
@@ -171,5 +174,107 @@ func BenchmarkSourceCurrentUnchanged(b *testing.B) {
 		if _, err := s.Current(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSourceCurrentAt: with the watcher's stamp, an unchanged policy is
+// served without a stat, and each way of changing it is seen by the next
+// call: replaced by Update, rewritten in place, removed, and a directory
+// above it renamed with another policy put in its place. Canary: a watcher
+// without the watches above the file's own directory serves the old
+// policy after that last change.
+func TestSourceCurrentAt(t *testing.T) {
+	noRacyWindow(t)
+	changes := []struct {
+		name   string
+		change func(t *testing.T, root, path string)
+		want   []string // services the entry may read afterwards; nil: no entry
+		canary bool
+	}{
+		{"update", func(t *testing.T, root, path string) {
+			if err := Update(path, func(c *Config) error {
+				c.RegisteredBinaries[0].RevokeRead("aaa")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{}, false},
+		{"in place", func(t *testing.T, root, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte(oneEntry(fx("/usr/bin/a"), "bbb")), 0); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"bbb"}, false},
+		{"removed", func(t *testing.T, root, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, false},
+		{"directory above replaced", func(t *testing.T, root, path string) {
+			if err := os.Rename(root+"/x", root+"/x.old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, path, oneEntry(fx("/usr/bin/a"), "ccc"))
+		}, []string{"ccc"}, true},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			for _, weak := range []bool{true, false} {
+				if weak && !c.canary {
+					continue
+				}
+				root := t.TempDir()
+				path := filepath.Join(root, "x", "cfg", ConfigFile)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, path, oneEntry(fx("/usr/bin/a"), "aaa"))
+				w, err := fresh.New(fresh.Weakening{NoAncestors: weak})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := NewSource(path)
+				s.watcher = w
+				for range 3 { // load and watch; stat once under the watch; then none
+					if _, err := s.CurrentAt(w.Check()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := s.stats
+				if _, err := s.CurrentAt(w.Check()); err != nil || s.stats != before {
+					t.Fatalf("unchanged policy: %d stats, %v", s.stats-before, err)
+				}
+				c.change(t, root, path)
+				cfg, err := s.CurrentAt(w.Check())
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				if len(cfg.RegisteredBinaries) > 0 {
+					got = []string{}
+					for _, svc := range []string{"aaa", "bbb", "ccc"} {
+						if cfg.RegisteredBinaries[0].CanRead(svc) {
+							got = append(got, svc)
+						}
+					}
+				}
+				if weak {
+					if !slices.Equal(got, []string{"aaa"}) {
+						t.Fatalf("canary: the weakened watcher should have kept the old policy, got %v", got)
+					}
+					continue
+				}
+				if !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+					t.Fatalf("after the change: %v, want %v", got, c.want)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,215 @@
+package fresh
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// tree makes root/a/b/file and returns root and the file's path.
+func tree(t *testing.T) (string, string) {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(root, "a", "b", "file")
+	if err := os.WriteFile(file, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root, file
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watched returns a watcher (weakened as asked) watching file, and the
+// Stamp of a Check after the watch.
+func watched(t *testing.T, weak Weakening, file string) (*Watcher, Stamp) {
+	t.Helper()
+	w, err := New(weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, ok := w.Watch(file)
+	if !ok {
+		t.Fatalf("Watch(%s) refused", file)
+	}
+	s := w.Check()
+	if !s.Since(from) || !s.Covers(w.Check()) {
+		t.Fatalf("a quiet watcher moved: %+v %+v", from, s)
+	}
+	return w, s
+}
+
+// TestCheckSeesEveryChange: each way of changing what a watched path names
+// moves the Stamp of the next Check. Canaries: a change made above the
+// file's directory goes unseen without the ancestors' watches, and one made
+// through another link without the file's own watch.
+func TestCheckSeesEveryChange(t *testing.T) {
+	changes := []struct {
+		name   string
+		change func(t *testing.T, root, file string)
+		canary *Weakening // a watcher so weakened must miss the change
+	}{
+		{"renamed over", func(t *testing.T, root, file string) {
+			must(t, os.WriteFile(file+".new", []byte("two"), 0o644))
+			must(t, os.Rename(file+".new", file))
+		}, nil},
+		{"written in place", func(t *testing.T, root, file string) {
+			must(t, os.WriteFile(file, []byte("two"), 0o644))
+		}, nil},
+		{"mode changed", func(t *testing.T, root, file string) { must(t, os.Chmod(file, 0o600)) }, nil},
+		{"removed", func(t *testing.T, root, file string) { must(t, os.Remove(file)) }, nil},
+		{"its directory renamed", func(t *testing.T, root, file string) {
+			must(t, os.Rename(filepath.Dir(file), filepath.Join(root, "a", "old")))
+		}, nil},
+		{"a directory above renamed and replaced", func(t *testing.T, root, file string) {
+			must(t, os.Rename(filepath.Join(root, "a"), filepath.Join(root, "a.old")))
+			must(t, os.MkdirAll(filepath.Join(root, "a", "b"), 0o755))
+			must(t, os.WriteFile(file, []byte("two"), 0o644))
+		}, &Weakening{NoAncestors: true}},
+		{"a directory above replaced by a link", func(t *testing.T, root, file string) {
+			must(t, os.Rename(filepath.Join(root, "a"), filepath.Join(root, "a.old")))
+			must(t, os.Symlink(filepath.Join(root, "a.old"), filepath.Join(root, "a")))
+		}, &Weakening{NoAncestors: true}},
+		{"a directory above made unreadable", func(t *testing.T, root, file string) {
+			must(t, os.Chmod(filepath.Join(root, "a"), 0o700))
+		}, &Weakening{NoAncestors: true}},
+		{"changed through another link", func(t *testing.T, root, file string) {
+			must(t, os.Chmod(filepath.Join(root, "link"), 0o600))
+		}, &Weakening{NoInode: true}},
+		{"written through another link", func(t *testing.T, root, file string) {
+			must(t, os.WriteFile(filepath.Join(root, "link"), []byte("two"), 0o644))
+		}, &Weakening{NoInode: true}},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			runs := []*Weakening{nil}
+			if c.canary != nil {
+				runs = []*Weakening{c.canary, nil}
+			}
+			for _, weak := range runs {
+				root, file := tree(t)
+				must(t, os.Link(file, filepath.Join(root, "link")))
+				w, before := watched(t, deref(weak), file)
+				c.change(t, root, file)
+				moved := !before.Covers(w.Check())
+				if weak != nil && moved {
+					t.Fatalf("canary: a watcher weakened %+v saw the change", *weak)
+				}
+				if weak == nil && !moved {
+					t.Fatal("the change went unseen")
+				}
+			}
+		})
+	}
+}
+
+func deref(w *Weakening) Weakening {
+	if w == nil {
+		return Weakening{}
+	}
+	return *w
+}
+
+// TestCheckIgnoresOtherEntries: changes to other entries of the watched
+// directories (a log written beside the file) leave the Stamp as it was.
+func TestCheckIgnoresOtherEntries(t *testing.T) {
+	root, file := tree(t)
+	w, before := watched(t, Weakening{}, file)
+	for _, other := range []string{filepath.Join(root, "a", "b", "audit.log"), filepath.Join(root, "a", "x"), filepath.Join(root, "y")} {
+		must(t, os.WriteFile(other, []byte("line\n"), 0o644))
+		must(t, os.Remove(other))
+	}
+	if now := w.Check(); !before.Covers(now) {
+		t.Fatalf("other entries moved the stamp: %+v -> %+v", before, now)
+	}
+}
+
+// TestWatchRefuses: what cannot be watched whole is refused, so that its
+// callers stat.
+func TestWatchRefuses(t *testing.T) {
+	root, file := tree(t)
+	must(t, os.Symlink(filepath.Join(root, "a"), filepath.Join(root, "alink")))
+	must(t, os.Symlink(file, filepath.Join(root, "flink")))
+	w, err := New(Weakening{})
+	must(t, err)
+	for _, p := range []string{
+		"a/b/file",              // relative
+		root + "/a/../a/b/file", // not clean
+		filepath.Join(root, "alink", "b", "file"), // a link on the way
+		filepath.Join(root, "flink"),              // the file is a link
+		filepath.Join(root, "a", "b"),             // not a regular file
+		filepath.Join(root, "missing"),
+		"/",
+	} {
+		if _, ok := w.Watch(p); ok {
+			t.Errorf("Watch(%s) accepted", p)
+		}
+	}
+	var nilW *Watcher
+	if s := nilW.Check(); s.Known() {
+		t.Fatal("a nil watcher's stamp is known")
+	}
+	if s, ok := nilW.Watch(file); ok || s.Known() {
+		t.Fatal("a nil watcher watched")
+	}
+}
+
+// TestCheckRacingDrains: a Check made after a change returns a new Stamp
+// even while other goroutines are draining the same queue (the event may
+// have been read by one of them, which has not yet moved the generation).
+// Canary: a Check that trusts an empty queue regardless misses changes
+// (probabilistic: up to 2,000 rounds; it misses within a few here).
+func TestCheckRacingDrains(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		missed := racingDrains(t, Weakening{NoDrainWait: weak})
+		if weak && missed < 0 {
+			t.Fatal("canary: 2,000 rounds without a miss while trusting an empty queue")
+		}
+		if !weak && missed >= 0 {
+			t.Fatalf("round %d: a change made before the Check went unseen", missed)
+		}
+	}
+}
+
+// racingDrains changes the file and checks, up to 2,000 times, while three
+// goroutines drain; it returns the first round whose Check missed the
+// change, or -1.
+func racingDrains(t *testing.T, weak Weakening) int {
+	_, file := tree(t)
+	w, _ := watched(t, weak, file)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					w.Check()
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	mode := os.FileMode(0o600)
+	for i := range 2000 {
+		before := w.Check()
+		must(t, os.Chmod(file, mode))
+		mode ^= 0o040
+		if before.Covers(w.Check()) {
+			return i
+		}
+	}
+	return -1
+}

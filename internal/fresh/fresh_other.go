@@ -1,0 +1,18 @@
+//go:build !linux
+
+package fresh
+
+// Watcher is not implemented here: callers stat on every request.
+type Watcher struct{}
+
+// Default returns nil: there is no watcher on this system.
+func Default() *Watcher { return nil }
+
+// New returns nil: there is no watcher on this system.
+func New(Weakening) (*Watcher, error) { return nil, nil }
+
+// Check returns the zero Stamp (unknown).
+func (w *Watcher) Check() Stamp { return Stamp{} }
+
+// Watch reports that path is not watched.
+func (w *Watcher) Watch(path string) (Stamp, bool) { return Stamp{}, false }
