@@ -1,11 +1,12 @@
 package auth
 
 import (
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 const (

@@ -2,9 +2,10 @@ package auth
 
 import (
 	"errors"
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // A kept connection's identity, and what keeps it true.

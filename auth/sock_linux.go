@@ -3,12 +3,13 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"io"
 	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // oobSize holds SCM_CREDENTIALS and SCM_PIDFD with room to spare; a peer

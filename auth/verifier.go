@@ -1,11 +1,12 @@
 package auth
 
 import (
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"net"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // Options configures a Verifier.

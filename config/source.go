@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"io"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // racyWindow is how recent a file's modification time may be for its
