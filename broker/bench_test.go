@@ -264,7 +264,7 @@ func BenchmarkConcurrentReads(b *testing.B) {
 			rates[n] = append(rates[n], float64(perRound/n*n)/time.Since(t0).Seconds())
 		}
 	}
-	reportCurve(b, counts, rates)
+	reportCurve(b, "", counts, rates)
 }
 
 // servedForReads serves a daemon whose caller may read service app, which
@@ -282,13 +282,14 @@ func servedForReads(b *testing.B) string {
 
 // reportCurve reports, for each client count, the median requests per
 // second over the rounds and its multiple of one client's.
-func reportCurve(b *testing.B, counts []int, rates map[int][]float64) {
+// prefix names the curve ("" for the daemon's).
+func reportCurve(b *testing.B, prefix string, counts []int, rates map[int][]float64) {
 	one := medianFloat(rates[1])
 	for _, n := range counts {
 		r := medianFloat(rates[n])
-		b.ReportMetric(r, fmt.Sprintf("req/s-%02d-clients", n))
+		b.ReportMetric(r, fmt.Sprintf("%sreq/s-%02d-clients", prefix, n))
 		if n > 1 {
-			b.ReportMetric(r/one, fmt.Sprintf("x-one-client-%02d", n))
+			b.ReportMetric(r/one, fmt.Sprintf("%sx-one-client-%02d", prefix, n))
 		}
 	}
 }
