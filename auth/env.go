@@ -148,7 +148,11 @@ func (st procStatus) living() bool {
 func parseStatus(b []byte) (procStatus, bool) {
 	var st procStatus
 	var havePPid, haveTracer bool
-	for len(b) > 0 {
+	// The fields wanted come early (State, PPid, TracerPid, Uid: lines 3
+	// to 9); the rest of the text is not looked at once all are found.
+	// Name, the one field a process sets, cannot hold a newline (the
+	// kernel escapes it), so no line can be forged.
+	for len(b) > 0 && !(havePPid && haveTracer && st.haveUID && st.state != 0) {
 		var line []byte
 		line, b, _ = bytes.Cut(b, []byte{'\n'})
 		key, val, ok := bytes.Cut(line, []byte{':'})
