@@ -130,11 +130,14 @@ func (l *Log) Write(r Record) error {
 	if r.Time.IsZero() {
 		r.Time = time.Now().UTC()
 	}
-	line, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("audit: encode: %w", err)
+	line, ok := r.appendLine(make([]byte, 0, 512))
+	if !ok {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("audit: encode: %w", err)
+		}
+		line = append(b, '\n')
 	}
-	line = append(line, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
