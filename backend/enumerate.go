@@ -3,6 +3,8 @@ package backend
 import (
 	"maps"
 	"slices"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // Enumerator is a store that can list the services it holds items in, so
@@ -19,7 +21,7 @@ var _ Enumerator = (*Vault)(nil)
 // Services lists the vault's services that hold at least one item.
 func (v *Vault) Services() ([]string, error) {
 	var out []string
-	err := v.read(func(d vaultData) {
+	err := v.read(fresh.Stamp{}, func(d vaultData) {
 		for _, name := range slices.Sorted(maps.Keys(d)) {
 			if sd := d[name]; sd != nil && len(sd.keys) > 0 {
 				out = append(out, name)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
@@ -71,6 +72,9 @@ type Vault struct {
 	disk   os.FileInfo         // the snapshot as this process last read or wrote it
 	j      journalState        // the journal likewise
 	closed bool
+
+	watcher *fresh.Watcher // nil: every read stats the journal
+	jw      journalWatch   // vault_fresh.go
 }
 
 var _ Store = (*Vault)(nil)
@@ -90,6 +94,7 @@ func OpenVault(dir string, opts VaultOptions) (*Vault, error) {
 		lockPath: filepath.Join(dir, VaultLockFileName),
 
 		journalPath: filepath.Join(dir, VaultJournalFileName),
+		watcher:     fresh.Default(),
 	}
 	if err := ensurePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/keychain-auth/keychain-auth/internal/atomicfile"
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 	"github.com/keychain-auth/keychain-auth/secret"
 )
 
@@ -25,10 +26,12 @@ func (v *Vault) Info() Info {
 }
 
 // Get returns one item with its value. A missing key is ErrNotFound.
-func (v *Vault) Get(service, key string) (Item, error) {
+func (v *Vault) Get(service, key string) (Item, error) { return v.get(fresh.Stamp{}, service, key) }
+
+func (v *Vault) get(now fresh.Stamp, service, key string) (Item, error) {
 	var it Item
 	var ok bool
-	if err := v.read(func(d vaultData) { it, ok = d.get(service, key) }); err != nil {
+	if err := v.read(now, func(d vaultData) { it, ok = d.get(service, key) }); err != nil {
 		return Item{}, fmt.Errorf("get: %w", err)
 	}
 	if !ok {
@@ -39,8 +42,12 @@ func (v *Vault) Get(service, key string) (Item, error) {
 
 // List returns the items of service whose key starts with prefix, sorted.
 func (v *Vault) List(service, prefix string, withValues bool) ([]Item, error) {
+	return v.list(fresh.Stamp{}, service, prefix, withValues)
+}
+
+func (v *Vault) list(now fresh.Stamp, service, prefix string, withValues bool) ([]Item, error) {
 	var items []Item
-	if err := v.read(func(d vaultData) { items = d.list(service, prefix, withValues) }); err != nil {
+	if err := v.read(now, func(d vaultData) { items = d.list(service, prefix, withValues) }); err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	return items, nil
@@ -190,11 +197,12 @@ func (v *Vault) withFileLock(op string, fn func() error) error {
 
 // read runs fn on the current state under the read lock, reloading it
 // first when another process changed the files since this one last read or
-// wrote them. The state is changed in place by writers, so fn must not
+// wrote them (now, when known, may spare the stat that tells:
+// vault_fresh.go). The state is changed in place by writers, so fn must not
 // keep references into it.
-func (v *Vault) read(fn func(vaultData)) error {
+func (v *Vault) read(now fresh.Stamp, fn func(vaultData)) error {
 	v.mu.RLock()
-	err, stale := v.usable(), v.readStale()
+	err, stale := v.usable(), v.readStale(now)
 	if err == nil && !stale {
 		fn(v.data)
 	}
@@ -223,11 +231,18 @@ func (v *Vault) stale() bool {
 // authenticated. A snapshot replaced by something else (a planted file) is
 // noticed by the next write, which checks both files under the lock, and
 // from then on by every read.
-func (v *Vault) readStale() bool {
+func (v *Vault) readStale(now fresh.Stamp) bool {
 	if v.disk == nil || v.j.disk == nil {
 		return v.stale()
 	}
-	return v.journalStale()
+	if v.jw.covers(v.j.disk, now) {
+		return false
+	}
+	if v.journalStale() {
+		return true
+	}
+	v.jw.seen(v, now)
+	return false
 }
 
 func (v *Vault) snapshotStale() bool {

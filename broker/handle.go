@@ -56,7 +56,11 @@ func (s *Server) handleLine(peer *auth.Peer, line []byte) (resp any, keep bool) 
 	if !d.Allowed {
 		return s.deny(t, id, req, d)
 	}
-	r := s.apply(t.Store, req)
+	st := t.Store
+	if sr, ok := st.(backend.StampedReads); ok {
+		st = sr.ReadsAt(peer.Fresh()) // the vault may skip its journal's stat
+	}
+	r := s.apply(st, req)
 	s.slots.prove(id.UID, connector(id).PID)
 	rec := decisionRecord(id, req, r.Status, r.Reason, "")
 	rec.RelaxedEnv = d.RelaxedEnv

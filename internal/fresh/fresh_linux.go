@@ -3,6 +3,7 @@ package fresh
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -184,6 +185,51 @@ func (w *Watcher) Watch(path string) (Stamp, bool) {
 		return Stamp{}, false
 	}
 	return s, s.Known()
+}
+
+// WatchFile watches the file at path itself, not the directories on the
+// way to it: every change made to that file through any of its links (its
+// content, its attributes, a link added or removed, which includes being
+// renamed over or removed) moves the generation, and so does its being
+// renamed. A directory above it renamed or replaced is not seen. The file
+// must be want (os.SameFile, not following a final symbolic link). It
+// returns the Stamp after the watch was placed; false when it cannot watch
+// (callers stat).
+func (w *Watcher) WatchFile(path string, want os.FileInfo) (Stamp, bool) {
+	if w == nil || !filepath.IsAbs(path) || want == nil {
+		return Stamp{}, false
+	}
+	first, ok := w.addFile(path)
+	if !ok {
+		return Stamp{}, false
+	}
+	if fi, err := os.Lstat(path); err != nil || !os.SameFile(fi, want) {
+		return Stamp{}, false
+	}
+	w.mu.Lock()
+	w.gen.Add(1)
+	w.mu.Unlock()
+	s := w.stamp()
+	// Placed again, the watch must land on the same file: else the path
+	// named another file while it was being placed.
+	if again, ok := w.addFile(path); !ok || again != first {
+		return Stamp{}, false
+	}
+	return s, s.Known()
+}
+
+func (w *Watcher) addFile(path string) (int32, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead.Load() || len(w.watches) >= maxWatches {
+		return 0, false
+	}
+	wd, err := unix.InotifyAddWatch(w.fd, path, fileMask)
+	if err != nil {
+		return 0, false
+	}
+	w.note(int32(wd)).file = true
+	return int32(wd), true
 }
 
 // add places the watches for path: every directory from / down to the

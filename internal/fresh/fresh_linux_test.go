@@ -213,3 +213,76 @@ func racingDrains(t *testing.T, weak Weakening) int {
 	}
 	return -1
 }
+
+// TestWatchFileSeesChangesToTheFile: a file watched alone (the vault's
+// journal) moves the stamp for every change made to it whatever the path:
+// appended, renamed over (its last link gone, or held open), removed,
+// renamed away, its mode changed, written through another link; and, as
+// its documentation says, not for a directory above it renamed (asserted,
+// so that a change of that behaviour is seen).
+func TestWatchFileSeesChangesToTheFile(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(t *testing.T, root, file string)
+		seen   bool
+	}{
+		{"appended", func(t *testing.T, root, file string) {
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+			must(t, err)
+			defer f.Close()
+			_, err = f.Write([]byte("more"))
+			must(t, err)
+		}, true},
+		{"renamed over", func(t *testing.T, root, file string) {
+			must(t, os.WriteFile(file+".new", []byte("two"), 0o644))
+			must(t, os.Rename(file+".new", file))
+		}, true},
+		{"renamed over while held open", func(t *testing.T, root, file string) {
+			f, err := os.Open(file)
+			must(t, err)
+			defer f.Close()
+			must(t, os.WriteFile(file+".new", []byte("two"), 0o644))
+			must(t, os.Rename(file+".new", file))
+		}, true},
+		{"removed", func(t *testing.T, root, file string) { must(t, os.Remove(file)) }, true},
+		{"renamed away", func(t *testing.T, root, file string) { must(t, os.Rename(file, file+".old")) }, true},
+		{"mode changed", func(t *testing.T, root, file string) { must(t, os.Chmod(file, 0o600)) }, true},
+		{"written through another link", func(t *testing.T, root, file string) {
+			must(t, os.WriteFile(filepath.Join(root, "link"), []byte("two"), 0o644))
+		}, true},
+		{"a directory above renamed (not seen)", func(t *testing.T, root, file string) {
+			must(t, os.Rename(filepath.Join(root, "a"), filepath.Join(root, "a.old")))
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, file := tree(t)
+			must(t, os.Link(file, filepath.Join(root, "link")))
+			w, err := New(Weakening{})
+			must(t, err)
+			fi, err := os.Stat(file)
+			must(t, err)
+			if _, ok := w.WatchFile(file, mustStat(t, filepath.Join(root, "a"))); ok {
+				t.Fatal("WatchFile accepted a file other than the one wanted")
+			}
+			from, ok := w.WatchFile(file, fi)
+			if !ok {
+				t.Fatal("WatchFile refused")
+			}
+			before := w.Check()
+			if !before.Since(from) || !before.Covers(w.Check()) {
+				t.Fatal("a quiet watcher moved")
+			}
+			c.change(t, root, file)
+			if moved := !before.Covers(w.Check()); moved != c.seen {
+				t.Fatalf("seen %v, want %v", moved, c.seen)
+			}
+		})
+	}
+}
+
+func mustStat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	must(t, err)
+	return fi
+}

@@ -2,6 +2,8 @@
 
 package fresh
 
+import "os"
+
 // Watcher is not implemented here: callers stat on every request.
 type Watcher struct{}
 
@@ -16,3 +18,6 @@ func (w *Watcher) Check() Stamp { return Stamp{} }
 
 // Watch reports that path is not watched.
 func (w *Watcher) Watch(path string) (Stamp, bool) { return Stamp{}, false }
+
+// WatchFile reports that path is not watched.
+func (w *Watcher) WatchFile(path string, want os.FileInfo) (Stamp, bool) { return Stamp{}, false }
