@@ -14,8 +14,10 @@ import (
 )
 
 // maxWatches bounds the kernel watches one Watcher places (directories and
-// files together); past it Watch refuses and its callers stat.
-const maxWatches = 4096
+// files together; a daemon places a few dozen). The kernel's limit is per
+// user and shared with the user's other programs, so the daemon takes
+// little of it; past the bound Watch refuses and its callers stat.
+const maxWatches = 1024
 
 const (
 	// dirMask: an entry of the directory created, removed, renamed in or
