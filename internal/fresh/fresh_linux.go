@@ -45,6 +45,8 @@ type Watcher struct {
 	mu      sync.Mutex
 	watches map[int32]*watch
 	buf     []byte
+
+	afterRead func() // tests: runs in a drain between reading events and moving gen
 }
 
 // watch is what one kernel watch descriptor stands for: a file (every
@@ -125,6 +127,9 @@ func (w *Watcher) drain() {
 		if w.take(w.buf[:n]) {
 			relevant = true
 		}
+	}
+	if w.afterRead != nil {
+		w.afterRead()
 	}
 	if relevant {
 		w.gen.Add(1)

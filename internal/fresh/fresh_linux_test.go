@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // tree makes root/a/b/file and returns root and the file's path.
@@ -162,20 +163,50 @@ func TestWatchRefuses(t *testing.T) {
 	}
 }
 
-// TestCheckRacingDrains: a Check made after a change returns a new Stamp
-// even while other goroutines are draining the same queue (the event may
-// have been read by one of them, which has not yet moved the generation).
-// Canary: a Check that trusts an empty queue regardless misses changes
-// (probabilistic: up to 2,000 rounds; it misses within a few here).
-func TestCheckRacingDrains(t *testing.T) {
+// TestCheckWaitsForADrain: a Check made while another Check has read the
+// queued events but not yet moved the generation must wait for it, not
+// trust the now empty queue. The interleaving is made, not hoped for: the
+// first Check stops between reading and moving the generation and starts
+// the second there. Canary: a Check that trusts an empty queue regardless
+// returns the old stamp at once.
+func TestCheckWaitsForADrain(t *testing.T) {
 	for _, weak := range []bool{true, false} {
-		missed := racingDrains(t, Weakening{NoDrainWait: weak})
-		if weak && missed < 0 {
-			t.Fatal("canary: 2,000 rounds without a miss while trusting an empty queue")
+		_, file := tree(t)
+		w, before := watched(t, Weakening{NoDrainWait: weak}, file)
+		second := make(chan Stamp, 1)
+		early := false
+		w.afterRead = func() {
+			w.afterRead = nil // the second Check's drain, if any, runs none
+			go func() { second <- w.Check() }()
+			select {
+			case s := <-second:
+				second <- s
+				early = true
+			case <-time.After(200 * time.Millisecond): // it waits, as it should
+			}
 		}
-		if !weak && missed >= 0 {
-			t.Fatalf("round %d: a change made before the Check went unseen", missed)
+		must(t, os.Chmod(file, 0o600))
+		if first := w.Check(); before.Covers(first) {
+			t.Fatal("the first Check missed the change it drained")
 		}
+		got := <-second
+		if weak {
+			if !early || !before.Covers(got) {
+				t.Fatalf("canary: the second Check should have returned the old stamp at once (early %v)", early)
+			}
+			continue
+		}
+		if early || before.Covers(got) {
+			t.Fatalf("the second Check returned before the drain moved the generation (early %v), or missed the change", early)
+		}
+	}
+}
+
+// TestCheckRacingDrains: the same, left to the scheduler: 2,000 changes,
+// each followed by a Check, while three goroutines drain the same queue.
+func TestCheckRacingDrains(t *testing.T) {
+	if missed := racingDrains(t, Weakening{}); missed >= 0 {
+		t.Fatalf("round %d: a change made before the Check went unseen", missed)
 	}
 }
 
