@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // The test binary doubles as the client (and, for same-user tests, as the
@@ -276,6 +278,9 @@ func newVerifier(t *testing.T, opts Options) *Verifier {
 	v, err := NewVerifier(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v.watcher != fresh.Default() {
+		t.Cleanup(func() { v.watcher.Close() }) // a weakened one of its own
 	}
 	return v
 }

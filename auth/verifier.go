@@ -102,6 +102,8 @@ type Verifier struct {
 func NewVerifier(opts Options) (*Verifier, error) {
 	v := &Verifier{opts: opts, cache: newHashCache(defaultCacheSize), watcher: fresh.Default()}
 	if w := opts.weak; w.FreshNoAncestors || w.FreshNoInode {
+		// A watcher of its own (an inotify instance): the tests that
+		// weaken it close it with the verifier (helper_test.go).
 		fw, err := fresh.New(fresh.Weakening{NoAncestors: w.FreshNoAncestors, NoInode: w.FreshNoInode})
 		if err != nil {
 			return nil, err

@@ -240,6 +240,7 @@ func TestSourceCurrentAt(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				t.Cleanup(func() { w.Close() })
 				s := NewSource(path)
 				s.watcher = w
 				for range 3 { // load and watch; stat once under the watch; then none

@@ -80,6 +80,20 @@ func New(weak Weakening) (*Watcher, error) {
 	return w, nil
 }
 
+// Close releases the watcher's descriptor (tests; the daemon's lives as
+// long as the process). Every later Check is unknown.
+func (w *Watcher) Close() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead.Swap(true) {
+		return nil
+	}
+	return unix.Close(w.fd)
+}
+
 // Check returns the current Stamp: it first takes in every event the kernel
 // queued before this call. One ioctl when nothing was queued.
 func (w *Watcher) Check() Stamp {

@@ -37,6 +37,7 @@ func watched(t *testing.T, weak Weakening, file string) (*Watcher, Stamp) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
 	from, ok := w.Watch(file)
 	if !ok {
 		t.Fatalf("Watch(%s) refused", file)
@@ -141,6 +142,7 @@ func TestWatchRefuses(t *testing.T) {
 	must(t, os.Symlink(file, filepath.Join(root, "flink")))
 	w, err := New(Weakening{})
 	must(t, err)
+	t.Cleanup(func() { w.Close() })
 	for _, p := range []string{
 		"a/b/file",              // relative
 		root + "/a/../a/b/file", // not clean
@@ -290,6 +292,7 @@ func TestWatchFileSeesChangesToTheFile(t *testing.T) {
 			must(t, os.Link(file, filepath.Join(root, "link")))
 			w, err := New(Weakening{})
 			must(t, err)
+			t.Cleanup(func() { w.Close() })
 			fi, err := os.Stat(file)
 			must(t, err)
 			if _, ok := w.WatchFile(file, mustStat(t, filepath.Join(root, "a"))); ok {

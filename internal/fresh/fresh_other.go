@@ -21,3 +21,6 @@ func (w *Watcher) Watch(path string) (Stamp, bool) { return Stamp{}, false }
 
 // WatchFile reports that path is not watched.
 func (w *Watcher) WatchFile(path string, want os.FileInfo) (Stamp, bool) { return Stamp{}, false }
+
+// Close does nothing.
+func (w *Watcher) Close() error { return nil }
