@@ -22,9 +22,10 @@ import (
 var racyWindow = 2 * time.Second
 
 // Source serves the current policy to the daemon, one call per request.
-// Current costs one stat(2) while the file is unchanged; it re-reads the
-// file only when its identity or stamps change, so an edit (by Update or
-// by hand) takes effect on the next request without a restart.
+// Current costs one stat(2) while the file is unchanged (CurrentAt none,
+// while the watcher has seen no change); it re-reads the file only when its
+// identity or stamps change, so an edit (by Update or by hand) takes effect
+// on the next request without a restart.
 //
 // A file that fails to parse or validate denies everything: Current
 // returns an error (wrapping ErrInvalid) and no Config until the file is
