@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,8 +214,13 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// TestConcurrentWriters: eight writers at once, with rotations among them
+// (a bound of 16 KiB, about thirty lines a file): no line lost, torn or
+// written twice; no file over the bound; each writer's lines in the order
+// it wrote them; and each Write returns only once its line is in the file.
 func TestConcurrentWriters(t *testing.T) {
-	l, path := openLog(t, Options{MaxBytes: 64 << 10, Keep: 50})
+	const bound = 16 << 10
+	l, path := openLog(t, Options{MaxBytes: bound, Keep: 1000})
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -228,6 +234,13 @@ func TestConcurrentWriters(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				if w == 0 && i%20 == 0 { // written by the time Write returns
+					recs, err := Tail(path, 1000)
+					if err != nil || !slices.ContainsFunc(recs, func(x Record) bool { return x.PID == r.PID }) {
+						t.Errorf("pid %d not in the log when Write returned (%v)", r.PID, err)
+						return
+					}
+				}
 			}
 		}()
 	}
@@ -240,11 +253,29 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d records, want %d", len(recs), writers*each)
 	}
 	seen := make(map[int]bool)
+	last := make([]int, writers)
+	for i := range last {
+		last[i] = -1
+	}
 	for _, r := range recs {
 		seen[r.PID] = true
+		w, i := r.PID/each, r.PID%each
+		if i <= last[w] {
+			t.Fatalf("writer %d: line %d after line %d", w, i, last[w])
+		}
+		last[w] = i
 	}
 	if len(seen) != writers*each {
 		t.Fatalf("%d distinct records, want %d (lines lost or torn)", len(seen), writers*each)
+	}
+	files, _ := filepath.Glob(path + "*")
+	if len(files) < 10 {
+		t.Fatalf("%d files: the bound should have rotated the log many times", len(files))
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > bound {
+			t.Errorf("%s: %v bytes over the bound %d (%v)", f, fi.Size(), bound, err)
+		}
 	}
 }
 
