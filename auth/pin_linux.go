@@ -187,40 +187,51 @@ func (p *Peer) identifyCached() (*Identity, error) {
 		return nil, err // NoExecPin: the exec stamp alone (the canary)
 	}
 	id := *kept
+	seenAlive := false
 	if !p.v.opts.weak.NoKeptRecheck {
 		st, err := p.pinnedStatus()
 		if err != nil {
 			return nil, p.v.unavailable(t, err)
 		}
-		if !s.exeClean.Covers(p.stamp) {
-			var now unix.Stat_t
-			if err := unix.Stat(kept.Exe.Path, &now); err != nil || keyOf(&now) != kept.exeKey {
-				return nil, nil
-			}
-			if s.exeClean.Known() && p.stamp.Since(s.exeClean) {
-				s.exeClean = p.stamp // the stat came after this Check
-			}
+		if !p.imageUnchanged(kept) {
+			return nil, nil
 		}
 		id.TracerPID = st.tracerPID
-		if s.statusFD >= 0 && (st.living() || p.v.opts.weak.NoZombieCheck) {
-			// The descriptor was opened with the pin, after which the
-			// full identification found the pidfd alive, so it belongs to
-			// this process and not to its pid: a read fails once the
-			// process is reaped, and shows Z while it is a zombie. A status
-			// read after the request, neither failing nor showing a
-			// zombie, is the pidfd's answer without its poll (the pidfd
-			// reports an exit only once the leader is a zombie or gone).
-			// A leader that is a zombie while other threads run takes
-			// the poll below, as before.
-			s.cached = kept
-			return &id, nil
-		}
+		// The status descriptor was opened with the pin, after which the
+		// full identification found the pidfd alive, so it belongs to
+		// this process and not to its pid: a read fails once the process
+		// is reaped, and shows Z while it is a zombie. A status read after
+		// the request, neither failing nor showing a zombie, is the
+		// pidfd's answer without its poll (the pidfd reports an exit only
+		// once the leader is a zombie or gone). A leader that is a zombie
+		// while other threads run takes the poll, as before.
+		seenAlive = s.statusFD >= 0 && (st.living() || p.v.opts.weak.NoZombieCheck)
 	}
-	if err := t.alive(); err != nil {
-		return nil, err
+	if !seenAlive {
+		if err := t.alive(); err != nil {
+			return nil, err
+		}
 	}
 	s.cached = kept
 	return &id, nil
+}
+
+// imageUnchanged reports whether the kept image's path still names the
+// version that was hashed: without a stat while the watcher has seen no
+// change since the last stat that found it so.
+func (p *Peer) imageUnchanged(kept *Identity) bool {
+	s := &p.sys
+	if s.exeClean.Covers(p.stamp) {
+		return true
+	}
+	var now unix.Stat_t
+	if err := unix.Stat(kept.Exe.Path, &now); err != nil || keyOf(&now) != kept.exeKey {
+		return false
+	}
+	if p.stamp.Since(s.exeClean) {
+		s.exeClean = p.stamp // the stat came after this Check
+	}
+	return true
 }
 
 // pinnedStatus reads /proc/PID/status through the descriptor opened with

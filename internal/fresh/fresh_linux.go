@@ -189,19 +189,24 @@ func (w *Watcher) Watch(path string) (Stamp, bool) {
 	if w == nil || !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" {
 		return Stamp{}, false
 	}
-	first, ok := w.add(path)
-	if !ok {
+	return w.placed(func() ([]int32, bool) { return w.add(path) }, nil)
+}
+
+// placed places watches with add, which returns their descriptors, lets
+// check (when set) look at the path, and moves gen: Checks from then on
+// are after the watches were placed, and every earlier Stamp differs from
+// every later one. Placed again, the watches must land on the same
+// descriptors, else the path changed while they were being placed.
+func (w *Watcher) placed(add func() ([]int32, bool), check func() bool) (Stamp, bool) {
+	first, ok := add()
+	if !ok || (check != nil && !check()) {
 		return Stamp{}, false
 	}
-	// Checks from now on are after the watches were placed; moving gen
-	// makes every earlier Stamp differ from every later one.
 	w.mu.Lock()
 	w.gen.Add(1)
 	w.mu.Unlock()
 	s := w.stamp()
-	// Placed again, the watches must land on the same directories and file:
-	// else the path changed while they were being placed.
-	again, ok := w.add(path)
+	again, ok := add()
 	if !ok || !slices.Equal(first, again) {
 		return Stamp{}, false
 	}
@@ -220,31 +225,25 @@ func (w *Watcher) WatchFile(path string, want os.FileInfo) (Stamp, bool) {
 	if w == nil || !filepath.IsAbs(path) || want == nil {
 		return Stamp{}, false
 	}
-	first, ok := w.addFile(path)
-	if !ok {
-		return Stamp{}, false
-	}
-	if fi, err := os.Lstat(path); err != nil || !os.SameFile(fi, want) {
-		return Stamp{}, false
-	}
-	w.mu.Lock()
-	w.gen.Add(1)
-	w.mu.Unlock()
-	s := w.stamp()
-	// Placed again, the watch must land on the same file: else the path
-	// named another file while it was being placed.
-	if again, ok := w.addFile(path); !ok || again != first {
-		return Stamp{}, false
-	}
-	return s, s.Known()
+	return w.placed(func() ([]int32, bool) { return w.addFile(path) }, func() bool {
+		fi, err := os.Lstat(path)
+		return err == nil && os.SameFile(fi, want)
+	})
 }
 
-func (w *Watcher) addFile(path string) (int32, bool) {
+func (w *Watcher) addFile(path string) ([]int32, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.dead.Load() || len(w.watches) >= maxWatches {
-		return 0, false
+		return nil, false
 	}
+	wd, ok := w.watchFileLocked(path)
+	return []int32{wd}, ok
+}
+
+// watchFileLocked places the watch on the file at path itself, whichever
+// link it is reached by. The caller holds mu.
+func (w *Watcher) watchFileLocked(path string) (int32, bool) {
 	wd, err := unix.InotifyAddWatch(w.fd, path, fileMask)
 	if err != nil {
 		return 0, false
@@ -285,12 +284,11 @@ func (w *Watcher) add(path string) ([]int32, bool) {
 			return nil, false
 		}
 		if !w.weak.NoInode {
-			wd, err := unix.InotifyAddWatch(w.fd, next, fileMask)
-			if err != nil {
+			wd, ok := w.watchFileLocked(next)
+			if !ok {
 				return nil, false
 			}
-			w.note(int32(wd)).file = true
-			wds = append(wds, int32(wd))
+			wds = append(wds, wd)
 		}
 		return wds, true
 	}
