@@ -11,30 +11,55 @@ import (
 // PPid). The parent is checked like any peer (uid, namespaces). A parent
 // that is itself keychain-auth is refused (courier_chain): couriers are
 // followed one level only.
-func (v *Verifier) courier(child target, cli *Identity, ppid int) (*Identity, error) {
+//
+// With pin set (the CLI's own address space is pinned) the parent's is
+// pinned too, before it is identified, and returned with its pidfd for
+// the kept identity (pin_linux.go); the caller owns what is returned.
+func (v *Verifier) courier(child target, cli *Identity, ppid int, pin bool) (*Identity, heldParent, error) {
+	held := noParent()
 	if ppid <= 0 {
-		return nil, refuse(ReasonIdentityUnavailable, "courier %d has no parent in our namespace", child.pid)
+		return nil, held, refuse(ReasonIdentityUnavailable, "courier %d has no parent in our namespace", child.pid)
 	}
 	parent, err := v.pinParent(child, ppid)
 	if err != nil {
-		return nil, err
+		return nil, held, err
 	}
-	if parent.pidfd >= 0 {
-		defer unix.Close(parent.pidfd)
+	held.pid, held.pidfd = ppid, parent.pidfd
+	id, err := v.identifyParent(parent, &held, pin)
+	if err == nil && id.Exe.Hash == v.opts.SelfHash {
+		err = refuse(ReasonCourierChain, "courier %d was started by keychain-auth %d", child.pid, parent.pid)
 	}
+	if err != nil {
+		held.close()
+		return nil, held, err
+	}
+	id.UID = child.uid
+	id.ReducedAssurance = cli.ReducedAssurance
+	id.Courier = cli
+	return id, held, nil
+}
+
+// identifyParent checks and identifies a courier's parent, pinning its
+// address space first into held when pin is set and it has a pidfd.
+func (v *Verifier) identifyParent(parent target, held *heldParent, pin bool) (*Identity, error) {
 	if err := v.checkParent(parent); err != nil {
 		return nil, err
+	}
+	if pin && parent.pidfd >= 0 {
+		held.pin, _ = openPin(parent.pid)
 	}
 	id, _, err := v.identify(parent)
 	if err != nil {
 		return nil, err
 	}
-	if id.Exe.Hash == v.opts.SelfHash {
-		return nil, refuse(ReasonCourierChain, "courier %d was started by keychain-auth %d", child.pid, parent.pid)
+	if held.pin.held() {
+		// Identified from the pinned address space only if it still reads
+		// now; else the identity answers this request, as a courier's
+		// parent's always did, and is not kept for the next.
+		if ok, _ := held.pin.intact(); !ok {
+			held.pin.close()
+		}
 	}
-	id.UID = child.uid
-	id.ReducedAssurance = cli.ReducedAssurance
-	id.Courier = cli
 	return id, nil
 }
 

@@ -48,7 +48,7 @@ func (p *Peer) stampExec() {
 	s := &p.sys
 	// With the address space pinned (pin_linux.go) the pin, read after the
 	// request, covers every exec since the previous one; no stamp is needed.
-	if s.stamped || s.pinFD >= 0 || p.v.opts.weak.NoExecCheck {
+	if s.stamped || s.pin.held() || p.v.opts.weak.NoExecCheck {
 		return
 	}
 	s.stamped = true

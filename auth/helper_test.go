@@ -24,7 +24,8 @@ import (
 // The test binary doubles as the client (and, for same-user tests, as the
 // daemon): TestMain runs a helper when AUTH_TEST_HELPER is set.
 //
-//	client  connect to AUTH_TEST_SOCK; write AUTH_TEST_MSG; then, as asked:
+//	client  connect to AUTH_TEST_SOCK; wait for a line on the fifo
+//	        AUTH_TEST_PIN_FIFO if set; write AUTH_TEST_MSG; then, as asked:
 //	        AUTH_TEST_CHILD=1   a child that inherits the connection writes "evil\n"
 //	        AUTH_TEST_RIGHTS=N  send N descriptors with the message
 //	        AUTH_TEST_EXEC=json exec that argv with the connection on fd 3
@@ -39,6 +40,9 @@ import (
 //	spawnexec  start AUTH_TEST_SPAWN as a client child, then exec
 //	        AUTH_TEST_PARENT_EXEC as "park" (the child's parent runs another
 //	        program from then on)
+//	spawnwait  start AUTH_TEST_SPAWN as a client child, wait for a line on
+//	        the fifo AUTH_TEST_PARENT_FIFO, then exec AUTH_TEST_PARENT_EXEC
+//	        as "park", or without one act as "park" itself
 //	park    print "parked" and wait for stdin to close
 //	daemon  serve one connection on AUTH_TEST_SOCK, print what Read returns
 //	pinclient  three requests on one connection (pin_test.go)
@@ -68,6 +72,21 @@ func TestMain(m *testing.M) {
 		os.Setenv("AUTH_TEST_HELPER", "park")
 		path := os.Getenv("AUTH_TEST_PARENT_EXEC")
 		exitOn(syscall.Exec(path, []string{path}, os.Environ()))
+	case "spawnwait":
+		cmd := exec.Command(os.Getenv("AUTH_TEST_SPAWN"))
+		cmd.Env = append(os.Environ(), "AUTH_TEST_HELPER=client")
+		exitOn(cmd.Start())
+		f, err := os.Open(os.Getenv("AUTH_TEST_PARENT_FIFO"))
+		exitOn(err)
+		_, err = f.Read(make([]byte, 1))
+		exitOn(err)
+		f.Close()
+		if path := os.Getenv("AUTH_TEST_PARENT_EXEC"); path != "" {
+			os.Setenv("AUTH_TEST_HELPER", "park")
+			exitOn(syscall.Exec(path, []string{path}, os.Environ()))
+		}
+		fmt.Println("parked")
+		io.Copy(io.Discard, os.Stdin)
 	case "park":
 		fmt.Println("parked")
 		io.Copy(io.Discard, os.Stdin)
@@ -102,6 +121,7 @@ func helperClient() {
 	c, err := net.Dial("unix", os.Getenv("AUTH_TEST_SOCK"))
 	exitOn(err)
 	uc := c.(*net.UnixConn)
+	waitFifo() // AUTH_TEST_PIN_FIFO: connected, not yet written
 	if argv := os.Getenv("AUTH_TEST_EXEC"); argv != "" {
 		execWithConn(uc, argv)
 	}

@@ -15,15 +15,16 @@ const (
 	maxStatus  = 64 << 10
 )
 
-// Identify reports who is behind the connection now. Call it once per
-// request, after the request was read: it re-checks that the connecting
-// process is alive, identifies its running image (and script), and applies
-// the courier rule. Errors are *Error.
+// Identify reports who is behind the connection now. Call it once when
+// the connection is accepted (the broker refuses an unregistered caller at
+// once) and once per request, after the request was read: it re-checks
+// that the connecting process is alive, identifies its running image (and
+// script), and applies the courier rule. Errors are *Error.
 //
-// On a kept connection whose process was identified before and whose
-// address space is pinned (pin_linux.go), a request from the same address
-// space is answered from that identification after the checks that can
-// change without an exec (tracer, the image's path and version, liveness).
+// The first call pins the process's address space (pin_linux.go); a later
+// request from the same address space is answered from the identity found
+// before, after the checks of what can change without an exec (tracer,
+// liveness, the files it rests on, a courier's parent).
 func (p *Peer) Identify() (*Identity, error) {
 	p.stamp = fresh.Stamp{}
 	if p.sys.cached != nil {
@@ -48,16 +49,22 @@ func (p *Peer) Identify() (*Identity, error) {
 	id.UID = p.uid
 	id.ReducedAssurance = p.reduced
 	if p.v.opts.SelfHash == "" || id.Exe.Hash != p.v.opts.SelfHash {
-		p.remember(id)
+		p.remember(id, noParent())
 		return id, nil
 	}
-	p.remember(nil)
-	return p.v.courier(t, id, st.ppid)
+	cid, parent, err := p.v.courier(t, id, st.ppid, pinned)
+	if err != nil {
+		p.sys.forget()
+		return nil, err
+	}
+	p.remember(cid, parent)
+	return cid, nil
 }
 
 // identify gathers the Identity of t (without UID and assurance, which the
 // caller knows) and the parsed status it read.
 func (v *Verifier) identify(t target) (*Identity, procStatus, error) {
+	v.full.Add(1)
 	if err := t.alive(); err != nil {
 		return nil, procStatus{}, err
 	}

@@ -50,8 +50,9 @@ type Identity struct {
 	// print or run code (PS4, BASH_FUNC_*, ...), sorted; a script run
 	// with any is refused (ScriptRefused).
 	shellEnv []string
-	// exeKey is the version of Exe's file that was hashed (Linux).
-	exeKey fileKey
+	// exeKey and scriptKey are the versions of Exe's and Script's files
+	// that were hashed (Linux).
+	exeKey, scriptKey fileKey
 	// TracerPID is the tracer's pid from /proc/PID/status, 0 when not traced.
 	TracerPID int
 	// ReducedAssurance is set when the kernel offered no pidfd for the peer

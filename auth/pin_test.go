@@ -31,6 +31,9 @@ import (
 //	    and the connection on fd 3; the new image writes "three".
 //	AUTH_TEST_PIN_FIFO=path  the client waits for a line on that fifo
 //	    (the test attaches a tracer or swaps the image meanwhile).
+//	AUTH_TEST_PIN_FIRST=1  with AUTH_TEST_PIN_REEXEC=1 and a fifo: right
+//	    after connecting the client waits on the fifo and then re-execs as
+//	    above, and the new image writes "three" as the first request.
 func helperPinClient() {
 	runtime.LockOSThread() // personality is per thread; exec runs on this one
 	switch os.Getenv("AUTH_TEST_PIN_STAGE") {
@@ -47,6 +50,19 @@ func helperPinClient() {
 		c, err := net.Dial("unix", os.Getenv("AUTH_TEST_SOCK"))
 		exitOn(err)
 		uc := c.(*net.UnixConn)
+		if os.Getenv("AUTH_TEST_PIN_FIRST") == "1" {
+			// Admitted, nothing written yet: re-exec at once (below, after
+			// the fifo), and the new image writes the first request.
+			waitFifo()
+			raw, err := uc.SyscallConn()
+			exitOn(err)
+			var fd int
+			raw.Control(func(u uintptr) { fd = int(u) })
+			reexec(fd, map[string]string{
+				"AUTH_TEST_PIN_STAGE=1": "AUTH_TEST_PIN_STAGE=2",
+				"XX_PRELOAD=":           "LD_PRELOAD=",
+			})
+		}
 		for _, msg := range []string{"one\n", "two\n"} {
 			_, err := uc.Write([]byte(msg))
 			exitOn(err)
@@ -54,13 +70,7 @@ func helperPinClient() {
 			_, err = uc.Read(b[:])
 			exitOn(err)
 		}
-		if fifo := os.Getenv("AUTH_TEST_PIN_FIFO"); fifo != "" {
-			f, err := os.Open(fifo)
-			exitOn(err)
-			_, err = f.Read(make([]byte, 1))
-			exitOn(err)
-			f.Close()
-		}
+		waitFifo()
 		if os.Getenv("AUTH_TEST_PIN_CHILD") == "1" {
 			f, err := uc.File() // a duplicate, inherited as fd 3
 			exitOn(err)
@@ -91,6 +101,17 @@ func helperPinClient() {
 		_, err := conn.Write([]byte("three\n"))
 		exitOn(err)
 		io.Copy(io.Discard, conn)
+	}
+}
+
+// waitFifo waits for a line on the fifo AUTH_TEST_PIN_FIFO names, if any.
+func waitFifo() {
+	if fifo := os.Getenv("AUTH_TEST_PIN_FIFO"); fifo != "" {
+		f, err := os.Open(fifo)
+		exitOn(err)
+		_, err = f.Read(make([]byte, 1))
+		exitOn(err)
+		f.Close()
 	}
 }
 
@@ -142,7 +163,7 @@ func pinSession(t *testing.T, opts Options, env []string, bin string, between fu
 		}
 	}
 	if p.sys.cached == nil {
-		t.Fatalf("after two requests the identity is not kept (pin fd %d)", p.sys.pinFD)
+		t.Fatalf("after two requests the identity is not kept (pin fd %d)", p.sys.pin.mem)
 	}
 	if between != nil {
 		between(p.pid)
@@ -337,24 +358,70 @@ func TestPinImageWatched(t *testing.T) {
 	}
 }
 
-// TestPinNotForOneRequest: a connection that makes one request (the CLI)
-// never opens the pin.
-func TestPinNotForOneRequest(t *testing.T) {
-	v := newVerifier(t, Options{})
+// admitSession runs the daemon side of one pinclient connection as the
+// broker does: Identify at admission, before anything is read (its
+// identity must be kept), then between (the test's action), then the
+// first request, want, read and identified. It returns that
+// identification and how many full identifications it took.
+func admitSession(t *testing.T, opts Options, env []string, want string, between func(pid int)) (*Identity, int64, error) {
+	t.Helper()
+	v := newVerifier(t, opts)
 	l, sock := listen(t, "")
-	startClient(t, sock, client{env: []string{"AUTH_TEST_MSG=one\n"}})
+	startClient(t, sock, client{env: append(env, "AUTH_TEST_HELPER=pinclient", "AUTH_TEST_PIN_STAGE=0")})
 	p, err := acceptPeer(t, l, v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if line, err := readLine(t, p); err != nil || line != "one" {
-		t.Fatalf("request: %q, %v", line, err)
-	}
+	p.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := p.Identify(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("admission: %v", err)
 	}
-	if p.sys.pinFD >= 0 || p.sys.statusFD >= 0 || p.sys.cached != nil {
-		t.Fatalf("one request opened the pin (%d, %d) or kept the identity", p.sys.pinFD, p.sys.statusFD)
+	if p.sys.cached == nil {
+		t.Fatalf("the identity found at admission is not kept (pin fd %d)", p.sys.pin.mem)
+	}
+	if between != nil {
+		between(p.pid)
+	}
+	if line, err := readLine(t, p); err != nil || line != want {
+		t.Fatalf("first request: %q, %v", line, err)
+	}
+	before := v.full.Load()
+	id, err := p.Identify()
+	return id, v.full.Load() - before, err
+}
+
+// TestPinFromAdmission: the identity found when the connection was
+// accepted answers its first request, without a second full
+// identification (the CLI makes one request per connection). The
+// address space is pinned before that first identification, so a re-exec
+// between the admission and the first request is refused like one between
+// two requests: the client re-execs its own image with address-space
+// randomization off and LD_PRELOAD in a same-length environment before it
+// writes anything. Canary: with the exec stamp alone (no pin; the stamp is
+// taken when the request is read, after the exec) the request is answered
+// as the first program, with no injection variable in sight; the pin
+// refuses it (exec_after_connect).
+func TestPinFromAdmission(t *testing.T) {
+	id, full, err := admitSession(t, Options{}, nil, "one", nil)
+	if err != nil || full != 0 || id.Exe.Hash == "" {
+		t.Fatalf("first request: %+v, %v after %d full identifications; want the kept identity and none", id, err, full)
+	}
+
+	env := []string{"AUTH_TEST_PIN_REEXEC=1", "AUTH_TEST_PIN_FIRST=1", "XX_PRELOAD=/nonexistent/keychain-auth-pin-test.so"}
+	for _, weak := range []bool{true, false} {
+		opts := Options{}
+		if weak {
+			opts = WithWeakening(opts, Weakening{NoExecPin: true})
+		}
+		fifo := makeFifo(t)
+		id, _, err := admitSession(t, opts, append(env, "AUTH_TEST_PIN_FIFO="+fifo), "three", func(int) { release(t, fifo) })
+		if weak {
+			if err != nil || len(id.InjectedEnv) != 0 {
+				t.Fatalf("canary: the stamp alone should have kept the admission's identity across the exec: %+v, %v", id, err)
+			}
+			continue
+		}
+		wantReason(t, err, ReasonExecAfterConnect)
 	}
 }
 
@@ -406,8 +473,8 @@ func TestPinSenderStillChecked(t *testing.T) {
 			}
 			p.Write([]byte("x"))
 		}
-		if !weak && (p.sys.pinFD < 0 || p.sys.passPidfd) {
-			t.Fatalf("not pinned, or SCM_PIDFD still on (pin %d, passPidfd %v)", p.sys.pinFD, p.sys.passPidfd)
+		if !weak && (!p.sys.pin.held() || p.sys.passPidfd) {
+			t.Fatalf("not pinned, or SCM_PIDFD still on (pin %d, passPidfd %v)", p.sys.pin.mem, p.sys.passPidfd)
 		}
 		line, err := readLine(t, p)
 		if weak {

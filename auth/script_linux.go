@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,7 +51,7 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 			return nil, e
 		}
 	}
-	img, err := v.imageOf(fd, link, ReasonImageDeleted)
+	img, key, err := v.imageKeyOf(fd, link, ReasonImageDeleted)
 	if err != nil {
 		return nil, nil
 	}
@@ -60,6 +61,7 @@ func (v *Verifier) findScript(t target, exePath string, id *Identity) (*Image, *
 		}
 	}
 	id.ScriptOptions = in.scriptOptions(argv)
+	id.scriptKey = key
 	return &img, nil
 }
 
@@ -129,18 +131,7 @@ func openProcFD(pid, n int, want string) (int, string) {
 // lowestCloexecFD returns the lowest descriptor number >= from that pid
 // holds close-on-exec, or -1.
 func lowestCloexecFD(pid, from int) int {
-	d, err := os.Open(procPath(pid, "fd"))
-	if err != nil {
-		return -1
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	var nums []int
-	for _, s := range names {
-		if n, err := strconv.Atoi(s); err == nil && n >= from {
-			nums = append(nums, n)
-		}
-	}
+	nums := fdNumbers(pid, from)
 	sort.Ints(nums)
 	for _, n := range nums[:min(len(nums), maxScanFDs)] {
 		if fdCloexec(pid, n) {
@@ -150,14 +141,49 @@ func lowestCloexecFD(pid, from int) int {
 	return -1
 }
 
+// fdNumbers lists the descriptor numbers >= from that pid has open, read
+// from /proc/PID/fd with getdents itself (an os.File would also register
+// the directory with Go's poller: four system calls, one failing).
+func fdNumbers(pid, from int) []int {
+	fd, err := unix.Open(procPath(pid, "fd"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	var buf [8192]byte
+	var nums []int
+	for {
+		n, err := unix.ReadDirent(fd, buf[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return nums
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, s := range names {
+			if k, err := strconv.Atoi(s); err == nil && k >= from {
+				nums = append(nums, k)
+			}
+		}
+	}
+}
+
 // fdCloexec reports whether descriptor n of pid has O_CLOEXEC, from the
-// "flags:" line (octal) of /proc/PID/fdinfo/N.
+// "flags:" line (octal) of /proc/PID/fdinfo/N. That line comes second,
+// after "pos:", so one read of the start of the file holds it.
 func fdCloexec(pid, n int) bool {
-	b, err := os.ReadFile(procPath(pid, "fdinfo/"+itoa(n)))
+	fd, err := unix.Open(procPath(pid, "fdinfo/"+itoa(n)), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	defer unix.Close(fd)
+	var buf [256]byte
+	k, err := readOnce(fd, buf[:])
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(buf[:k]), "\n") {
 		if v, ok := strings.CutPrefix(line, "flags:"); ok {
 			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
 			return err == nil && f&unix.O_CLOEXEC != 0

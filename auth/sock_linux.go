@@ -8,8 +8,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/keychain-auth/keychain-auth/internal/fresh"
 )
 
 // oobSize holds SCM_CREDENTIALS and SCM_PIDFD with room to spare; a peer
@@ -32,16 +30,11 @@ type peerSys struct {
 	refused    error // sticky: a refused connection stays refused
 
 	// The kept identity of this connection (pin_linux.go).
-	pinFD    int   // /proc/PID/mem: the address space identified; -1 without
-	statusFD int   // /proc/PID/status, opened with the pin; -1 without
-	pinAddr  int64 // a mapped address of that address space (start_code)
+	pin      pin // the connector's address space, opened before its first identification
 	pinTried bool
-	keepable bool      // the last identity was a plain executable
-	cached   *Identity // set while it may answer the next request
-	// exeClean is the watcher's Stamp before the last stat that found the
-	// kept image's path unchanged; while Check returns it, the stat is
-	// skipped. Unknown when the path is not watched.
-	exeClean fresh.Stamp
+	cached   *Identity  // set while it may answer the next request
+	files    []keptFile // what cached rests on
+	parent   heldParent // a kept courier's parent; held while cached is set
 
 	msg    unix.Msghdr
 	iov    unix.Iovec
@@ -52,16 +45,15 @@ type peerSys struct {
 	readFn func(uintptr) bool
 }
 
-func (s *peerSys) reset() { s.pidfd, s.pinFD, s.statusFD = -1, -1, -1 }
+func (s *peerSys) reset() { s.pidfd, s.pin, s.parent = -1, noPin(), noParent() }
 
 func (s *peerSys) release() {
-	for _, fd := range []*int{&s.pidfd, &s.pinFD, &s.statusFD} {
-		if *fd >= 0 {
-			unix.Close(*fd)
-			*fd = -1
-		}
+	if s.pidfd >= 0 {
+		unix.Close(s.pidfd)
+		s.pidfd = -1
 	}
-	s.cached = nil
+	s.pin.close()
+	s.forget()
 }
 
 // PrepareListener switches on per-message credentials (SO_PASSCRED,

@@ -3,6 +3,7 @@ package auth
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,6 +58,8 @@ type weakening struct {
 	NoZombieCheck       bool // a kept identity's status read proves the process alive even when it shows a zombie
 	FreshNoAncestors    bool // the kept image's watch covers only its own directory, not those above it
 	FreshNoInode        bool // the kept image's watch does not cover the file itself (other links)
+	NoParentRecheck     bool // answer a kept courier's identity without re-checking its parent (pin, status)
+	KeptScriptByStat    bool // a kept script whose watch saw a change is looked at with a stat, as an image is
 }
 
 // Verifier identifies peers of the daemon's socket. It is safe for
@@ -95,6 +98,7 @@ type Verifier struct {
 	cache   *hashCache
 	sys     verifierSys
 	watcher *fresh.Watcher // nil: kept identities stat their image every request
+	full    atomic.Int64   // full identifications made (the tests of kept identities read it)
 }
 
 // NewVerifier returns a Verifier for the calling process (its euid and

@@ -49,7 +49,8 @@ func (s Stamp) Since(from Stamp) bool {
 // Weakening switches off parts of a Watcher, for the canaries of the tests
 // that show each part is needed. Never set outside tests.
 type Weakening struct {
-	NoAncestors bool // watch only the file's own directory, not those above it
-	NoInode     bool // do not watch the file itself (a change through another link goes unseen)
-	NoDrainWait bool // Check trusts an empty queue even while another drain has not yet moved the generation
+	NoAncestors    bool // watch only the file's own directory, not those above it
+	NoInode        bool // do not watch the file itself (a change through another link goes unseen)
+	NoDrainWait    bool // Check trusts an empty queue even while another drain has not yet moved the generation
+	KeepPlacements bool // a path placed once is not placed again, whatever changed on it since
 }

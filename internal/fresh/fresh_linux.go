@@ -38,13 +38,21 @@ const (
 type Watcher struct {
 	fd   int
 	weak Weakening
-	gen  atomic.Uint64 // from 1; moves on with every relevant event
-	busy atomic.Int32  // a drain is between reading events and moving gen
-	dead atomic.Bool   // the descriptor failed: every Check is unknown
+	gen  atomic.Uint64 // from 1; moves on with every relevant event and every placement
+	// events counts the drains that took in a relevant event (or found
+	// the descriptor failed); placements do not move it.
+	events atomic.Uint64
+	busy   atomic.Int32 // a drain is between reading events and moving gen
+	dead   atomic.Bool  // the descriptor failed: every Check is unknown
 
 	mu      sync.Mutex
 	watches map[int32]*watch
 	buf     []byte
+	// placedAt: for each path Watch placed and confirmed, events as it was
+	// before that placement began. While events has not moved since, no
+	// change was seen on the path (every component of it watched), so its
+	// watches are in place and still name the same files.
+	placedAt map[string]uint64
 
 	afterRead func() // tests: runs in a drain between reading events and moving gen
 }
@@ -75,7 +83,7 @@ func New(weak Weakening) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{fd: fd, weak: weak, watches: map[int32]*watch{}, buf: make([]byte, 64<<10)}
+	w := &Watcher{fd: fd, weak: weak, watches: map[int32]*watch{}, buf: make([]byte, 64<<10), placedAt: map[string]uint64{}}
 	w.gen.Store(1)
 	return w, nil
 }
@@ -146,6 +154,7 @@ func (w *Watcher) drain() {
 		w.afterRead()
 	}
 	if relevant {
+		w.events.Add(1)
 		w.gen.Add(1)
 	}
 }
@@ -185,11 +194,32 @@ func (w *Watcher) take(b []byte) bool {
 // a stat of path made after a Check that returns a Stamp Since this one is
 // covered by the watches. It refuses (false) what it cannot watch: the
 // caller then stats on every request.
+//
+// A path placed before, on which no change has been seen since (no event
+// taken in by any Check since its placement began), is not placed again:
+// Watch then makes one Check and returns its Stamp.
 func (w *Watcher) Watch(path string) (Stamp, bool) {
 	if w == nil || !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" {
 		return Stamp{}, false
 	}
-	return w.placed(func() ([]int32, bool) { return w.add(path) }, nil)
+	now := w.Check()
+	w.mu.Lock()
+	at, ok := w.placedAt[path]
+	w.mu.Unlock()
+	if ok && now.Known() && (at == w.events.Load() || w.weak.KeepPlacements) {
+		return now, true
+	}
+	before := w.events.Load()
+	s, ok := w.placed(func() ([]int32, bool) { return w.add(path) }, nil)
+	if ok {
+		w.mu.Lock()
+		if len(w.placedAt) >= maxWatches {
+			clear(w.placedAt)
+		}
+		w.placedAt[path] = before
+		w.mu.Unlock()
+	}
+	return s, ok
 }
 
 // placed places watches with add, which returns their descriptors, lets

@@ -320,3 +320,38 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 	must(t, err)
 	return fi
 }
+
+// TestWatchAgain: a path watched again with nothing seen on it since is not
+// placed again (the Stamp is the Check's, the generation unmoved). Once a
+// directory above it was replaced, Watch places the watches again, on what
+// the path names now: a change to the new file moves the generation.
+// Canary: a watcher that never places a path twice keeps watching the old
+// directory, and the change to the new file goes unseen.
+func TestWatchAgain(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		root, file := tree(t)
+		w, s := watched(t, Weakening{KeepPlacements: weak}, file)
+		if again, ok := w.Watch(file); !ok || again != s {
+			t.Fatalf("weak=%v: watched again with nothing changed: %+v, %v; want the same Stamp %+v", weak, again, ok, s)
+		}
+		must(t, os.Rename(filepath.Join(root, "a"), filepath.Join(root, "a.old")))
+		must(t, os.MkdirAll(filepath.Dir(file), 0o755))
+		must(t, os.WriteFile(file, []byte("new"), 0o644))
+		from, ok := w.Watch(file)
+		if !ok {
+			t.Fatalf("weak=%v: Watch refused the new file", weak)
+		}
+		before := w.Check()
+		must(t, os.WriteFile(file, []byte("changed"), 0o644))
+		moved := !before.Covers(w.Check())
+		if weak {
+			if moved || from != before {
+				t.Fatalf("canary: the old placement should have been kept and the new file's change missed (moved %v)", moved)
+			}
+			continue
+		}
+		if !moved {
+			t.Fatal("a change to the file the path names now went unseen")
+		}
+	}
+}
