@@ -168,7 +168,7 @@ func identifyRequests(t *testing.T, p *Peer, v *Verifier, want string) *Identity
 // go on (it execs parentExec, or without one prints "parked"), and the
 // parent's stdout; then it lets the CLI write and returns the
 // identification of that request.
-func courierSession(t *testing.T, weak Weakening, parentExec string, between func(parent int, goOn func(), out *bufio.Reader)) (*Identity, int64) {
+func courierSession(t *testing.T, weak Weakening, parentExec string, between func(parent *exec.Cmd, goOn func(), out *bufio.Reader)) (*Identity, int64, error) {
 	t.Helper()
 	dir := t.TempDir()
 	cli := copyBinary(t, dir, "keychain-auth", "\x00courier")
@@ -204,20 +204,22 @@ func courierSession(t *testing.T, weak Weakening, parentExec string, between fun
 	if admitted.Courier == nil || admitted.PID != cmd.Process.Pid || p.sys.cached == nil {
 		t.Fatalf("admission: %+v (kept: %v); want the courier's parent %d, kept", admitted, p.sys.cached != nil, cmd.Process.Pid)
 	}
-	between(cmd.Process.Pid, func() { release(t, parentFifo) }, bufio.NewReader(out))
+	between(cmd, func() { release(t, parentFifo) }, bufio.NewReader(out))
 	release(t, cliFifo)
 	if line, err := readLine(t, p); err != nil || line != "hello" {
 		t.Fatalf("request: %q, %v", line, err)
 	}
 	before := v.full.Load()
 	id, err := p.Identify()
-	if err != nil {
-		t.Fatal(err)
+	return id, v.full.Load() - before, err
+}
+
+// wantParent fails unless id is a courier's identity for pid.
+func wantParent(t *testing.T, id *Identity, err error, pid int) {
+	t.Helper()
+	if err != nil || id.Courier == nil || id.PID != pid {
+		t.Fatalf("request: %+v, %v; want the courier's parent %d", id, err, pid)
 	}
-	if id.Courier == nil || id.PID != cmd.Process.Pid {
-		t.Fatalf("request: %+v; want the courier's parent %d", id, cmd.Process.Pid)
-	}
-	return id, v.full.Load() - before
 }
 
 // TestKeptCourierParentExec: the CLI's parent execs another program after
@@ -229,10 +231,13 @@ func courierSession(t *testing.T, weak Weakening, parentExec string, between fun
 func TestKeptCourierParentExec(t *testing.T) {
 	approved := copyBinary(t, t.TempDir(), "approved", "\x00approved")
 	for _, weak := range []bool{true, false} {
-		id, _ := courierSession(t, Weakening{NoParentRecheck: weak}, approved, func(_ int, goOn func(), out *bufio.Reader) {
+		var pid int
+		id, _, err := courierSession(t, Weakening{NoParentRecheck: weak}, approved, func(parent *exec.Cmd, goOn func(), out *bufio.Reader) {
+			pid = parent.Process.Pid
 			goOn()
 			waitParked(t, out)
 		})
+		wantParent(t, id, err, pid)
 		if weak {
 			if id.Exe.Path == approved {
 				t.Fatal("canary: the kept identity should still name the parent as it was at admission")
@@ -255,22 +260,49 @@ func TestKeptCourierParentTraced(t *testing.T) {
 		t.Fatal("strace is needed (.ci/run installs it)")
 	}
 	for _, weak := range []bool{true, false} {
-		id, full := courierSession(t, Weakening{NoParentRecheck: weak}, "", func(parent int, goOn func(), out *bufio.Reader) {
-			tr := exec.Command(strace, "-o", "/dev/null", "-p", itoa(parent))
+		var pid int
+		id, full, err := courierSession(t, Weakening{NoParentRecheck: weak}, "", func(parent *exec.Cmd, goOn func(), out *bufio.Reader) {
+			pid = parent.Process.Pid
+			tr := exec.Command(strace, "-o", "/dev/null", "-p", itoa(pid))
 			tr.Stderr = io.Discard
 			if err := tr.Start(); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { tr.Process.Kill(); tr.Wait() })
-			waitTraced(t, parent)
+			waitTraced(t, pid)
 			goOn()
 			waitParked(t, out)
 		})
+		wantParent(t, id, err, pid)
 		if weak && id.TracerPID != 0 {
 			t.Fatalf("canary: the kept identity without the parent's re-check should miss the tracer, got %d", id.TracerPID)
 		}
 		if !weak && (id.TracerPID == 0 || full != 0) {
 			t.Fatalf("tracer %d after %d full identifications; want the tracer seen by the kept identity's re-check", id.TracerPID, full)
+		}
+	}
+}
+
+// TestKeptCourierParentExited: the CLI's parent is killed and reaped after
+// the CLI was admitted; the CLI, now another process's child, sends its
+// request. It must not be answered as the dead parent: the parent's pin
+// no longer reads, and the full identification follows the CLI's new
+// parent (or refuses it). Canary: without the parent's re-check the kept
+// identity names the dead parent.
+func TestKeptCourierParentExited(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		var pid int
+		id, _, err := courierSession(t, Weakening{NoParentRecheck: weak}, "", func(parent *exec.Cmd, _ func(), _ *bufio.Reader) {
+			pid = parent.Process.Pid
+			parent.Process.Kill()
+			parent.Wait()
+		})
+		if weak {
+			wantParent(t, id, err, pid)
+			continue
+		}
+		if err == nil && id.PID == pid {
+			t.Fatalf("answered as the dead parent %d: %+v", pid, id)
 		}
 	}
 }

@@ -351,7 +351,7 @@ func (p *Peer) answerKept(kept *Identity, parent *heldParent) (*Identity, error)
 			cli := *kept.Courier
 			cli.TracerPID = st.tracerPID
 			id.Courier = &cli
-			if st.ppid != parent.pid || (!p.v.opts.weak.NoParentRecheck && !p.parentUnchanged(parent, &id)) {
+			if !p.v.opts.weak.NoParentRecheck && (st.ppid != parent.pid || !p.parentUnchanged(parent, &id)) {
 				return nil, nil
 			}
 		} else {

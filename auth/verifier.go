@@ -58,7 +58,7 @@ type weakening struct {
 	NoZombieCheck       bool // a kept identity's status read proves the process alive even when it shows a zombie
 	FreshNoAncestors    bool // the kept image's watch covers only its own directory, not those above it
 	FreshNoInode        bool // the kept image's watch does not cover the file itself (other links)
-	NoParentRecheck     bool // answer a kept courier's identity without re-checking its parent (pin, status)
+	NoParentRecheck     bool // answer a kept courier's identity without re-checking its parent (pin, status, still the CLI's parent)
 	KeptScriptByStat    bool // a kept script whose watch saw a change is looked at with a stat, as an image is
 }
 
