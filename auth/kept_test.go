@@ -319,7 +319,7 @@ func waitTraced(t *testing.T, pid int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no tracer attached within 10 s")
+			t.Fatalf("no tracer attached to %d within 10 s", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

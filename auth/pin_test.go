@@ -54,14 +54,7 @@ func helperPinClient() {
 			// Admitted, nothing written yet: re-exec at once (below, after
 			// the fifo), and the new image writes the first request.
 			waitFifo()
-			raw, err := uc.SyscallConn()
-			exitOn(err)
-			var fd int
-			raw.Control(func(u uintptr) { fd = int(u) })
-			reexec(fd, map[string]string{
-				"AUTH_TEST_PIN_STAGE=1": "AUTH_TEST_PIN_STAGE=2",
-				"XX_PRELOAD=":           "LD_PRELOAD=",
-			})
+			reexecStage2(uc)
 		}
 		for _, msg := range []string{"one\n", "two\n"} {
 			_, err := uc.Write([]byte(msg))
@@ -84,14 +77,7 @@ func helperPinClient() {
 			return
 		}
 		if os.Getenv("AUTH_TEST_PIN_REEXEC") == "1" {
-			raw, err := uc.SyscallConn()
-			exitOn(err)
-			var fd int
-			raw.Control(func(u uintptr) { fd = int(u) })
-			reexec(fd, map[string]string{
-				"AUTH_TEST_PIN_STAGE=1": "AUTH_TEST_PIN_STAGE=2",
-				"XX_PRELOAD=":           "LD_PRELOAD=",
-			})
+			reexecStage2(uc)
 		}
 		_, err = uc.Write([]byte("three\n"))
 		exitOn(err)
@@ -102,6 +88,19 @@ func helperPinClient() {
 		exitOn(err)
 		io.Copy(io.Discard, conn)
 	}
+}
+
+// reexecStage2 re-execs as stage 2 with the connection on fd 3 and
+// XX_PRELOAD renamed LD_PRELOAD.
+func reexecStage2(uc *net.UnixConn) {
+	raw, err := uc.SyscallConn()
+	exitOn(err)
+	var fd int
+	raw.Control(func(u uintptr) { fd = int(u) })
+	reexec(fd, map[string]string{
+		"AUTH_TEST_PIN_STAGE=1": "AUTH_TEST_PIN_STAGE=2",
+		"XX_PRELOAD=":           "LD_PRELOAD=",
+	})
 }
 
 // waitFifo waits for a line on the fifo AUTH_TEST_PIN_FIFO names, if any.
@@ -210,19 +209,7 @@ func TestPinTracerAttached(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { tr.Process.Kill(); tr.Wait() })
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				bp := procBufs.Get().(*[]byte)
-				st, err := readStatus(pid, bp)
-				procBufs.Put(bp)
-				if err == nil && st.tracerPID != 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("strace did not attach within 10 s")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitTraced(t, pid)
 			release(t, fifo)
 		}
 	}
