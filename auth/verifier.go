@@ -71,10 +71,12 @@ type weakening struct {
 // SO_PASSPIDFD and SO_PASSRIGHTS=0 on the socket. Per chunk (Read): the
 // SCM_CREDENTIALS pid/uid and the SCM_PIDFD inode (until the connection
 // is pinned: pin_linux.go) are the connector's;
-// descriptors are closed. Per request (Identify): pidfd alive, open
-// /proc/PID/exe, fstatfs (no FUSE/network/9p), not deleted, path names
-// the same inode, hash of the opened file (cached by dev, inode, size,
-// mtime, ctime), cmdline/environ/status, pidfd still alive.
+// descriptors are closed. At the first Identify (admission), and whenever
+// the kept identity cannot answer: pidfd alive, open /proc/PID/exe,
+// fstatfs (no FUSE/network/9p), not deleted, path names the same inode,
+// hash of the opened file (cached by dev, inode, size, mtime, ctime),
+// cmdline/environ/status, pidfd still alive. Per request after that, from
+// the same address space: the kept identity's re-checks (pin_linux.go).
 //
 // Data a client writes right after connect, before the daemon's accept(),
 // carries its credentials too (the kernel records the sender at sendmsg;
