@@ -1,7 +1,7 @@
 // Package fresh lets the daemon skip the stat(2) it makes on every request
-// to learn whether a file changed (the policy file; the image of a kept
-// connection's program), at the price of one cheaper system call per
-// request shared by all of them.
+// to learn whether a file changed (the policy file; the vault's journal;
+// the image and the script of a kept connection's program), at the price
+// of one cheaper system call per request shared by all of them.
 //
 // A Watcher asks the kernel (inotify, Linux) to queue an event whenever an
 // entry on a watched path is created, removed, renamed, written or has its
