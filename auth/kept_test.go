@@ -310,18 +310,25 @@ func TestKeptCourierParentExited(t *testing.T) {
 // waitTraced polls until pid has a tracer.
 func waitTraced(t *testing.T, pid int) {
 	t.Helper()
+	waitStatus(t, pid, "a tracer", func(st procStatus) bool { return st.tracerPID != 0 })
+}
+
+// waitStatus polls pid's status every millisecond until ok says yes, for
+// at most 10 s.
+func waitStatus(t *testing.T, pid int, what string, ok func(procStatus) bool) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		bp := procBufs.Get().(*[]byte)
 		st, err := readStatus(pid, bp)
 		procBufs.Put(bp)
-		if err == nil && st.tracerPID != 0 {
+		if err == nil && ok(st) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no tracer attached to %d within 10 s", pid)
+			t.Fatalf("pid %d: no %s within 10 s (%v)", pid, what, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -516,17 +516,5 @@ func TestPinZombieLeader(t *testing.T) {
 // waitZombie polls until pid is a zombie (exited, not reaped).
 func waitZombie(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		bp := procBufs.Get().(*[]byte)
-		st, err := readStatus(pid, bp)
-		procBufs.Put(bp)
-		if err == nil && st.state == 'Z' {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d did not become a zombie within 10 s (%v)", pid, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitStatus(t, pid, "zombie state", func(st procStatus) bool { return st.state == 'Z' })
 }

@@ -180,11 +180,11 @@ func (p *Peer) Close() error {
 	return p.closeErr
 }
 
-// SetDeadline sets the read and write deadlines of the connection.
 // Fresh returns the watcher's Stamp checked after the current request was
 // read, with which the daemon may skip the stat of another per-request
-// file (the policy). It is unknown unless the request was answered from a
-// kept identity.
+// file (the policy, the vault's journal). It is unknown unless the request
+// was answered from a kept identity.
 func (p *Peer) Fresh() fresh.Stamp { return p.stamp }
 
+// SetDeadline sets the read and write deadlines of the connection.
 func (p *Peer) SetDeadline(t time.Time) error { return p.conn.SetDeadline(t) }
